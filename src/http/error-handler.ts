@@ -1,0 +1,62 @@
+/**
+ * The one place HTTP statuses are chosen for errors: GatewayError carries its status from the error
+ * table; fastify's own errors keep theirs; anything else is a 500 whose text is not shown to clients.
+ */
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ERROR_TABLE, GatewayError, type ErrorCode } from '../errors.js';
+
+export interface ErrorBody {
+  error: string;
+  message: string;
+  status: number;
+}
+
+function bodyFor(code: string, status: number, message: string): ErrorBody {
+  return { error: code, message, status };
+}
+
+export function sendError(reply: FastifyReply, error: GatewayError): FastifyReply {
+  return reply
+    .code(error.httpStatus)
+    .type('application/json')
+    .send(bodyFor(error.code, error.httpStatus, error.message));
+}
+
+const FASTIFY_CODES: Record<string, ErrorCode> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'BAD_REQUEST',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'BAD_REQUEST',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'BAD_REQUEST',
+};
+
+export function installErrorHandler(app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError | GatewayError, request: FastifyRequest, reply: FastifyReply) => {
+    if (error instanceof GatewayError) {
+      if (error.httpStatus >= 500) request.log.error({ err: error.cause ?? error }, error.message);
+      return sendError(reply, error);
+    }
+    const mapped = error.code ? FASTIFY_CODES[error.code] : undefined;
+    if (mapped) return sendError(reply, new GatewayError(mapped, error.message));
+    const status = typeof error.statusCode === 'number' ? error.statusCode : 500;
+    if (status >= 400 && status < 500) {
+      return reply
+        .code(status)
+        .type('application/json')
+        .send(bodyFor(error.code ?? 'BAD_REQUEST', status, error.message));
+    }
+    request.log.error({ err: error }, 'request failed');
+    const title = ERROR_TABLE.PROCESSING_FAILURE.title;
+    return reply
+      .code(500)
+      .type('application/json')
+      .send(bodyFor('PROCESSING_FAILURE', 500, title));
+  });
+
+  app.setNotFoundHandler((request, reply) =>
+    sendError(
+      reply,
+      new GatewayError('NOT_FOUND', `no route for ${request.method} ${request.url.split('?')[0]}`),
+    ),
+  );
+}

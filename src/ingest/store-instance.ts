@@ -1,0 +1,258 @@
+/**
+ * The one way in. Both doors and the CLI import call it: receive the bytes (temp object + streaming
+ * parse), validate, apply the duplicate policy, make the file durable under its key, index it in one
+ * transaction, and only then report success. If indexing fails the file is removed; a crash between the
+ * two leaves an unindexed file, never an index row without its file.
+ */
+import type { Logger } from 'pino';
+import { buildFileMetaHeader } from '../dicom/file-meta.js';
+import type { ReaderLimits } from '../dicom/dataset-reader.js';
+import { GatewayError, toGatewayError } from '../errors.js';
+import type { IndexStore, InstanceRecord } from '../index/index-store.js';
+import type { FileStore, ObjectWriter } from '../storage/file-store.js';
+import { extractRecord } from './extract-record.js';
+import { KeyedMutex } from './keyed-mutex.js';
+import type { InstanceIdentity, StoreOutcome } from './outcome.js';
+import { InstanceReceiver } from './receive-instance.js';
+import { readIdentity, validateInstance, type Expectations } from './validate-instance.js';
+
+export type Door = 'dimse' | 'stow' | 'import';
+
+export interface IngestOptions {
+  /** Replace an instance with the same SOP Instance UID and different content (otherwise refuse it). */
+  overwrite: boolean;
+  maxInstanceBytes: number;
+  acceptSopClass: (sopClassUid: string) => boolean;
+  readerLimits?: Partial<ReaderLimits>;
+}
+
+export interface BeginOptions {
+  door: Door;
+  callingAETitle?: string;
+  /** A bare dataset (C-STORE): the gateway writes File Meta Information naming these in front of it. */
+  dataset?: { sopClassUid: string; sopInstanceUid: string; transferSyntaxUid: string };
+  /** STOW-RS to /studies/{study}: instances of other studies are refused. */
+  expectedStudyInstanceUid?: string;
+}
+
+/** Observers for metrics and audit; the ingest core does not know who listens. */
+export interface IngestListener {
+  (event: { door: Door; outcome: StoreOutcome; callingAETitle?: string }): void;
+}
+
+export class IngestService {
+  private readonly locks = new KeyedMutex();
+  private readonly listeners: IngestListener[] = [];
+
+  constructor(
+    private readonly store: FileStore,
+    private readonly index: IndexStore,
+    private readonly options: IngestOptions,
+    private readonly log: Logger,
+  ) {}
+
+  onStored(listener: IngestListener): void {
+    this.listeners.push(listener);
+  }
+
+  /** Starts receiving one instance. Write its bytes to the job, then call finish (or abort). */
+  async begin(options: BeginOptions): Promise<IngestJob> {
+    const writer = await this.store.createWriter();
+    return new IngestJob(this, writer, options);
+  }
+
+  /** Convenience for a whole stream (one STOW part, one file). */
+  async ingestStream(stream: AsyncIterable<Buffer>, options: BeginOptions): Promise<StoreOutcome> {
+    let job: IngestJob;
+    try {
+      job = await this.begin(options);
+    } catch (error) {
+      for await (const _chunk of stream) {
+        // drain: the caller's next part starts after this one
+      }
+      return this.report(options, { ok: false, error: toGatewayError(error), instance: {}, bytes: 0 });
+    }
+    try {
+      for await (const chunk of stream) await job.write(chunk);
+    } catch (error) {
+      await job.abort();
+      throw error;
+    }
+    return job.finish();
+  }
+
+  /** Called by IngestJob once all bytes are in. */
+  async complete(
+    receiver: InstanceReceiver,
+    writer: ObjectWriter,
+    options: BeginOptions,
+  ): Promise<StoreOutcome> {
+    const bytes = receiver.bytesReceived;
+    let identity: Partial<InstanceIdentity> = {};
+    try {
+      const parsed = await receiver.finish();
+      identity = readIdentity(parsed);
+      const expected: Expectations = {
+        sopClassUid: options.dataset?.sopClassUid,
+        sopInstanceUid: options.dataset?.sopInstanceUid,
+        studyInstanceUid: options.expectedStudyInstanceUid,
+      };
+      const valid = validateInstance(parsed, expected, this.options.acceptSopClass);
+      identity = valid;
+      const datasetSha256 = receiver.datasetDigest();
+      const status = await this.locks.run(valid.sopInstanceUid, () =>
+        this.commit(writer, valid, datasetSha256, (fileKey) =>
+          extractRecord(
+            parsed,
+            valid,
+            { fileKey, fileSize: writer.size, sha256: writer.digest(), datasetSha256 },
+            { door: options.door, callingAETitle: options.callingAETitle },
+          ),
+        ),
+      );
+      return this.report(options, { ok: true, status, instance: valid, bytes });
+    } catch (error) {
+      await writer.abort().catch(() => undefined);
+      const failure = toGatewayError(error);
+      if (failure.code === 'PROCESSING_FAILURE' || failure.code === 'OUT_OF_RESOURCES') {
+        this.log.error({ err: error, sopInstanceUid: identity.sopInstanceUid }, 'storing an instance failed');
+      }
+      return this.report(options, { ok: false, error: failure, instance: identity, bytes });
+    }
+  }
+
+  /** Duplicate policy, durable placement, indexing; runs under the instance's lock. */
+  private async commit(
+    writer: ObjectWriter,
+    id: InstanceIdentity,
+    datasetSha256: string,
+    buildRecord: (fileKey: string) => InstanceRecord,
+  ): Promise<'stored' | 'replaced' | 'duplicate'> {
+    const existing = this.index.getInstance(id.sopInstanceUid);
+    if (existing) {
+      // Same dataset bytes is the same instance, whatever File Meta Information came with it.
+      if (existing.storage.datasetSha256 === datasetSha256) {
+        await writer.abort();
+        return 'duplicate';
+      }
+      if (!this.options.overwrite) {
+        throw new GatewayError(
+          'DUPLICATE_CONFLICT',
+          `SOP instance ${id.sopInstanceUid} is already stored with different content (overwrite is off)`,
+        );
+      }
+    }
+
+    const fileKey = await this.placeFile(writer, id);
+    try {
+      // buildRecord can fail too (e.g. unreadable frame layout); the placed file must then go.
+      this.index.putInstance(buildRecord(fileKey));
+    } catch (error) {
+      await this.store
+        .remove(fileKey)
+        .catch((removeError: unknown) =>
+          this.log.error({ err: removeError, fileKey }, 'could not remove a file whose indexing failed'),
+        );
+      throw error;
+    }
+    if (existing && existing.storage.fileKey !== fileKey) {
+      await this.store
+        .remove(existing.storage.fileKey)
+        .catch((error: unknown) =>
+          this.log.warn(
+            { err: error, fileKey: existing.storage.fileKey },
+            'could not remove a replaced file',
+          ),
+        );
+    }
+    return existing ? 'replaced' : 'stored';
+  }
+
+  /** Commits under files/<study>/<series>/<sop>.dcm, or a content-suffixed name if that key is taken. */
+  private async placeFile(writer: ObjectWriter, id: InstanceIdentity): Promise<string> {
+    const base = `files/${id.studyInstanceUid}/${id.seriesInstanceUid}/${id.sopInstanceUid}`;
+    const digest = writer.digest().slice(0, 16);
+    const candidates = [`${base}.dcm`, `${base}.${digest}.dcm`, `${base}.${digest}.${Date.now()}.dcm`];
+    for (const key of candidates) {
+      try {
+        await writer.commit(key);
+        return key;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      }
+    }
+    throw new GatewayError('PROCESSING_FAILURE', `no free file name for ${id.sopInstanceUid}`);
+  }
+
+  private report(options: BeginOptions, outcome: StoreOutcome): StoreOutcome {
+    const event = { door: options.door, outcome, callingAETitle: options.callingAETitle };
+    for (const listener of this.listeners) listener(event);
+    if (outcome.ok) {
+      this.log.debug({ door: options.door, ...outcome.instance, status: outcome.status }, 'instance stored');
+    } else {
+      this.log.info(
+        {
+          door: options.door,
+          sopInstanceUid: outcome.instance.sopInstanceUid,
+          code: outcome.error.code,
+          reason: outcome.error.message,
+        },
+        'instance refused',
+      );
+    }
+    return outcome;
+  }
+
+  get maxInstanceBytes(): number {
+    return this.options.maxInstanceBytes;
+  }
+
+  get readerLimits(): Partial<ReaderLimits> | undefined {
+    return this.options.readerLimits;
+  }
+}
+
+export class IngestJob {
+  private readonly receiver: InstanceReceiver;
+  private finished = false;
+
+  constructor(
+    private readonly service: IngestService,
+    private readonly writer: ObjectWriter,
+    private readonly options: BeginOptions,
+  ) {
+    const header = options.dataset
+      ? buildFileMetaHeader({
+          sopClassUid: options.dataset.sopClassUid,
+          sopInstanceUid: options.dataset.sopInstanceUid,
+          transferSyntaxUid: options.dataset.transferSyntaxUid,
+          sourceAETitle: options.callingAETitle,
+        })
+      : undefined;
+    this.receiver = new InstanceReceiver(writer, {
+      maxInstanceBytes: service.maxInstanceBytes,
+      readerLimits: service.readerLimits,
+      fileMetaHeader: header,
+    });
+  }
+
+  write(chunk: Buffer): Promise<void> {
+    return this.receiver.write(chunk);
+  }
+
+  get bytesReceived(): number {
+    return this.receiver.bytesReceived;
+  }
+
+  finish(): Promise<StoreOutcome> {
+    this.finished = true;
+    return this.service.complete(this.receiver, this.writer, this.options);
+  }
+
+  /** Drops everything received (connection lost mid-instance). Nothing is reported. */
+  async abort(): Promise<void> {
+    if (this.finished) return;
+    this.finished = true;
+    await this.writer.abort();
+  }
+}

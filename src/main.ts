@@ -1,0 +1,80 @@
+/**
+ * Composition root: config -> logger -> core (index + storage + ingest + search) -> HTTP and DIMSE
+ * doors, and the graceful close that drains both before the index is closed.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { GatewayConfig } from './config.js';
+import { openCore, sopClassAcceptor, type GatewayCore } from './core.js';
+import { bridgeDimseLogging } from './dimse/dimse-log.js';
+import { DimseServer } from './dimse/dimse-server.js';
+import { buildHttpApp } from './http/app.js';
+import type { Logger } from './log.js';
+
+export interface RunningGateway {
+  core: GatewayCore;
+  http: FastifyInstance;
+  httpPort: number;
+  dimsePort: number;
+  close(): Promise<void>;
+}
+
+export async function startGateway(config: GatewayConfig, log: Logger): Promise<RunningGateway> {
+  const core = await openCore(config, log);
+  let ready = false;
+  let http: FastifyInstance | undefined;
+  let dimseServer: DimseServer | undefined;
+  try {
+    http = await buildHttpApp({ core, health: { ready: () => ready } });
+    bridgeDimseLogging(log);
+    dimseServer = new DimseServer({
+      host: config.dimse.host,
+      port: config.dimse.port,
+      maxPduLength: config.dimse.maxPduLength,
+      aeTitle: config.dimse.aeTitle,
+      allowedCallingAETitles: config.dimse.allowedCallingAETitles,
+      checkCalledAETitle: config.dimse.checkCalledAETitle,
+      negotiation: { acceptStorage: sopClassAcceptor(config) },
+      ingest: core.ingest,
+      log,
+    });
+    const dimsePort = await dimseServer.listen();
+    await http.listen({ port: config.http.port, host: config.http.host });
+    const address = http.server.address();
+    const httpPort = typeof address === 'object' && address ? address.port : config.http.port;
+    ready = true;
+    log.info(
+      {
+        http: `${config.http.host}:${httpPort}`,
+        dimse: `${config.dimse.host}:${dimsePort}`,
+        aeTitle: config.dimse.aeTitle,
+        data: config.data,
+      },
+      'dicomweb-gateway ready',
+    );
+
+    let closing: Promise<void> | undefined;
+    const app = http;
+    const dimse = dimseServer;
+    return {
+      core,
+      http: app,
+      httpPort,
+      dimsePort,
+      close: () => {
+        closing ??= (async () => {
+          ready = false;
+          log.info('shutting down: draining HTTP requests and DIMSE associations');
+          await Promise.all([app.close(), dimse.close()]);
+          core.close();
+          log.info('shut down cleanly');
+        })();
+        return closing;
+      },
+    };
+  } catch (error) {
+    await http?.close().catch(() => undefined);
+    await dimseServer?.close(0).catch(() => undefined);
+    core.close();
+    throw error;
+  }
+}

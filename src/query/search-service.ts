@@ -1,0 +1,43 @@
+/** QIDO-RS searches: parse, run against the index, shape the results. No HTTP types here. */
+import type { DicomJsonDataset } from '../dicom/dicom-json.js';
+import type { IndexStore } from '../index/index-store.js';
+import type { QueryLevel } from './attributes.js';
+import { parseQido, type QidoOptions } from './qido-params.js';
+import type { QuerySpec } from './query-model.js';
+import { needsRepresentative, rowsToJson } from './query-result-json.js';
+
+export interface SearchResult {
+  results: DicomJsonDataset[];
+  /** Set when the server's maximum page size cut the result (PS3.18 8.3.4.4: Warning 299). */
+  truncatedWarning?: string;
+}
+
+export class SearchService {
+  constructor(
+    private readonly index: IndexStore,
+    private readonly options: QidoOptions,
+  ) {}
+
+  search(
+    level: Exclude<QueryLevel, 'PATIENT'>,
+    scope: QuerySpec['scope'],
+    pairs: [string, string][],
+    retrieveBase: string,
+  ): SearchResult {
+    const { spec, includeFields, limitCappedByServer } = parseQido(level, scope, pairs, this.options);
+    spec.withRepresentative = needsRepresentative(level, includeFields);
+    const { rows, more } = this.index.query(spec);
+    const results = rowsToJson(rows, level, scope, includeFields, {
+      retrieveBase,
+      metadataOf: (sop) => {
+        const text = this.index.getMetadata(sop);
+        return text ? (JSON.parse(text) as DicomJsonDataset) : undefined;
+      },
+    });
+    const truncatedWarning =
+      more && limitCappedByServer
+        ? `the result was limited to ${spec.limit} matches; use offset to page through the rest`
+        : undefined;
+    return { results, truncatedWarning };
+  }
+}

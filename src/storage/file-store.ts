@@ -1,0 +1,42 @@
+/**
+ * The object store interface the ingest pipeline and retrieval use: write a new object durably, read
+ * it whole or by range, remove it, list them. A filesystem implementation lives beside it; an object
+ * store (S3) can be added behind the same interface.
+ */
+import type { Readable } from 'node:stream';
+
+export interface StoredObject {
+  key: string;
+  size: number;
+}
+
+/** An object being written; nothing is visible under a key until `commit`. */
+export interface ObjectWriter {
+  /** Appends bytes. Resolves once they are accepted (the caller waits, which gives backpressure). */
+  write(chunk: Buffer): Promise<void>;
+  /** Bytes written so far. */
+  readonly size: number;
+  /** SHA-256 (hex) of everything written; valid once all bytes are written. */
+  digest(): string;
+  /** Makes the object durable and visible under `key`, replacing nothing: fails if the key exists. */
+  commit(key: string): Promise<StoredObject>;
+  /** Discards the object. Safe to call at any time, also after a failed commit. */
+  abort(): Promise<void>;
+}
+
+export interface FileStore {
+  createWriter(): Promise<ObjectWriter>;
+  exists(key: string): Promise<boolean>;
+  size(key: string): Promise<number | undefined>;
+  /** Reads `length` bytes at `offset`; fails if the object is shorter. */
+  read(key: string, offset: number, length: number): Promise<Buffer>;
+  /** Streams the object, or a byte range of it (end exclusive). */
+  createReadStream(key: string, range?: { start: number; end: number }): Readable;
+  remove(key: string): Promise<void>;
+  /** Every committed object's key. */
+  list(): AsyncIterable<string>;
+  /** Removes partial objects left by a crash. Returns how many were removed. */
+  cleanTemporary(): Promise<number>;
+  /** Checks the store can be written, for readiness probes. */
+  checkWritable(): Promise<void>;
+}

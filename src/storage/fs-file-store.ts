@@ -1,0 +1,263 @@
+/**
+ * FileStore on a local filesystem. Objects are written to a temporary file, fsynced, then renamed into
+ * place and the directory fsynced, so a committed object survives a crash and a partial one never
+ * appears under its key (the temp directory is emptied at start-up).
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, constants as fsConstants } from 'node:fs';
+import { link, mkdir, open, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { dirname, join, relative, sep } from 'node:path';
+import type { Readable } from 'node:stream';
+import type { FileStore, ObjectWriter, StoredObject } from './file-store.js';
+
+const TEMP_DIR = 'tmp';
+const WRITE_BATCH_BYTES = 1024 * 1024;
+
+export interface FsFileStoreOptions {
+  /** fsync files and directories before a commit returns (on by default; off only for throwaway stores). */
+  fsync?: boolean;
+}
+
+export class FsFileStore implements FileStore {
+  private readonly syncedDirs = new Set<string>();
+  private readonly fsync: boolean;
+
+  constructor(
+    readonly root: string,
+    options: FsFileStoreOptions = {},
+  ) {
+    this.fsync = options.fsync ?? true;
+  }
+
+  async init(): Promise<void> {
+    await mkdir(join(this.root, TEMP_DIR), { recursive: true });
+  }
+
+  /** Maps a key to a path, refusing anything that could leave the root. */
+  pathOf(key: string): string {
+    if (
+      key.length === 0 ||
+      key.startsWith('/') ||
+      key.includes('\\') ||
+      key.includes('\0') ||
+      key.split('/').some((part) => part === '' || part === '.' || part === '..') ||
+      key === TEMP_DIR ||
+      key.startsWith(`${TEMP_DIR}/`)
+    ) {
+      throw new Error(`invalid object key: ${JSON.stringify(key)}`);
+    }
+    return join(this.root, key);
+  }
+
+  async createWriter(): Promise<ObjectWriter> {
+    const tempPath = join(this.root, TEMP_DIR, `${Date.now()}-${randomBytes(8).toString('hex')}.part`);
+    const handle = await open(
+      tempPath,
+      fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_WRONLY,
+      0o640,
+    );
+    return new FsObjectWriter(this, handle, tempPath);
+  }
+
+  async exists(key: string): Promise<boolean> {
+    return (await this.size(key)) !== undefined;
+  }
+
+  async size(key: string): Promise<number | undefined> {
+    try {
+      return (await stat(this.pathOf(key))).size;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw error;
+    }
+  }
+
+  async read(key: string, offset: number, length: number): Promise<Buffer> {
+    const handle = await open(this.pathOf(key), 'r');
+    try {
+      const buffer = Buffer.allocUnsafe(length);
+      let filled = 0;
+      while (filled < length) {
+        const { bytesRead } = await handle.read(buffer, filled, length - filled, offset + filled);
+        if (bytesRead === 0) throw new Error(`object ${key} is shorter than ${offset + length} bytes`);
+        filled += bytesRead;
+      }
+      return buffer;
+    } finally {
+      await handle.close();
+    }
+  }
+
+  createReadStream(key: string, range?: { start: number; end: number }): Readable {
+    const path = this.pathOf(key);
+    if (!range) return createReadStream(path, { highWaterMark: 256 * 1024 });
+    if (range.end <= range.start) return createReadStream(path, { start: 1, end: 0 });
+    return createReadStream(path, { start: range.start, end: range.end - 1, highWaterMark: 256 * 1024 });
+  }
+
+  async remove(key: string): Promise<void> {
+    try {
+      await unlink(this.pathOf(key));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+  }
+
+  async *list(): AsyncIterable<string> {
+    yield* this.walk(this.root);
+  }
+
+  private async *walk(dir: string): AsyncIterable<string> {
+    let entries;
+    try {
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw error;
+    }
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const entry of entries) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) {
+        if (dir === this.root && entry.name === TEMP_DIR) continue;
+        yield* this.walk(path);
+      } else if (entry.isFile()) {
+        yield relative(this.root, path).split(sep).join('/');
+      }
+    }
+  }
+
+  async cleanTemporary(): Promise<number> {
+    const dir = join(this.root, TEMP_DIR);
+    await mkdir(dir, { recursive: true });
+    const names = await readdir(dir);
+    await Promise.all(names.map((name) => rm(join(dir, name), { force: true, recursive: true })));
+    return names.length;
+  }
+
+  async checkWritable(): Promise<void> {
+    const writer = await this.createWriter();
+    await writer.abort();
+  }
+
+  /** Moves a finished temp file into place without replacing anything, and makes that durable. */
+  async place(tempPath: string, key: string): Promise<void> {
+    const path = this.pathOf(key);
+    const dir = dirname(path);
+    await this.ensureDir(dir);
+    // link() fails with EEXIST rather than silently replacing an existing object, unlike rename().
+    try {
+      await link(tempPath, path);
+      await unlink(tempPath);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') throw error;
+      // Filesystems without hard links: check, then rename (callers hold a per-instance lock).
+      if (await this.exists(key)) throw Object.assign(new Error(`${key} exists`), { code: 'EEXIST' });
+      await rename(tempPath, path);
+    }
+    if (this.fsync) await syncDir(dir);
+  }
+
+  private async ensureDir(dir: string): Promise<void> {
+    if (this.syncedDirs.has(dir)) return;
+    const created = await mkdir(dir, { recursive: true });
+    if (created && this.fsync) {
+      // Every newly created directory's entry lives in its parent: fsync from the top one down.
+      const newDirs: string[] = [];
+      for (let d = dir; d.length >= created.length; d = dirname(d)) newDirs.unshift(d);
+      for (const d of newDirs) await syncDir(dirname(d));
+    }
+    this.syncedDirs.add(dir);
+  }
+
+  get fsyncEnabled(): boolean {
+    return this.fsync;
+  }
+}
+
+class FsObjectWriter implements ObjectWriter {
+  private readonly hash = createHash('sha256');
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private written = 0;
+  private closed = false;
+
+  constructor(
+    private readonly store: FsFileStore,
+    private readonly handle: FileHandle,
+    private readonly tempPath: string,
+  ) {}
+
+  get size(): number {
+    return this.written + this.pendingBytes;
+  }
+
+  async write(chunk: Buffer): Promise<void> {
+    if (this.closed) throw new Error('writer is closed');
+    this.hash.update(chunk);
+    this.pending.push(chunk);
+    this.pendingBytes += chunk.length;
+    if (this.pendingBytes >= WRITE_BATCH_BYTES) await this.flush();
+  }
+
+  private async flush(): Promise<void> {
+    if (this.pendingBytes === 0) return;
+    const buffers = this.pending;
+    const total = this.pendingBytes;
+    this.pending = [];
+    this.pendingBytes = 0;
+    let done = 0;
+    while (done < total) {
+      const { bytesWritten } = await this.handle.writev(remainingSlices(buffers, done));
+      done += bytesWritten;
+    }
+    this.written += total;
+  }
+
+  digest(): string {
+    return this.hash.copy().digest('hex');
+  }
+
+  async commit(key: string): Promise<StoredObject> {
+    await this.flush();
+    if (this.store.fsyncEnabled) await this.handle.sync();
+    await this.handle.close();
+    this.closed = true;
+    await this.store.place(this.tempPath, key);
+    return { key, size: this.written };
+  }
+
+  async abort(): Promise<void> {
+    if (!this.closed) {
+      this.closed = true;
+      await this.handle.close().catch(() => undefined);
+    }
+    await rm(this.tempPath, { force: true });
+  }
+}
+
+/** The buffers after the first `skip` bytes, for a writev that was only partly done. */
+function remainingSlices(buffers: Buffer[], skip: number): Buffer[] {
+  if (skip === 0) return buffers;
+  const out: Buffer[] = [];
+  let left = skip;
+  for (const buffer of buffers) {
+    if (left >= buffer.length) {
+      left -= buffer.length;
+      continue;
+    }
+    out.push(left > 0 ? buffer.subarray(left) : buffer);
+    left = 0;
+  }
+  return out;
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
