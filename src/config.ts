@@ -211,6 +211,9 @@ function readConfigFile(path: string): Json {
 
 function deepMerge(target: Json, source: Json, prefix: string): void {
   for (const [key, value] of Object.entries(source)) {
+    // JSON.parse makes "__proto__" an own key; merging it would write into Object.prototype.
+    if (key === '__proto__')
+      throw new ConfigError(`invalid configuration:\n  unknown config key "${prefix}${key}"`);
     const existing = target[key];
     if (isPlainObject(value) && isPlainObject(existing)) {
       deepMerge(existing, value, `${prefix}${key}.`);

@@ -69,6 +69,7 @@ interface PendingValue {
 const EXPLICIT_LE: Encoding = { explicitVR: true, littleEndian: true };
 const IMPLICIT_LE: Encoding = { explicitVR: false, littleEndian: true };
 const PIXEL_DATA_TAGS = new Set<number>([Tag.PixelData, Tag.FloatPixelData, Tag.DoubleFloatPixelData]);
+const OFFSET_TABLE_TAGS = new Set<number>([Tag.ExtendedOffsetTable, Tag.ExtendedOffsetTableLengths]);
 
 type State = 'preamble' | 'elements' | 'awaiting-inflate' | 'failed';
 
@@ -140,7 +141,20 @@ export class DatasetReader {
       throw new DicomParseError('not a DICOM Part 10 stream: too short for the preamble and DICM prefix');
     }
     if (this.state === 'elements' && this.frames.length > 0 && this.frames[0]!.kind === 'dataset') {
-      if (this.frames[0]!.meta) this.finishMeta();
+      if (this.frames[0]!.meta) {
+        // Input that stops inside group 0002 is truncated, even if its Transfer Syntax UID came through.
+        const groupLength = this.meta.get(Tag.FileMetaInformationGroupLength);
+        if (
+          groupLength?.value?.length === 4 &&
+          this.queue.position < groupLength.offset + 4 + groupLength.value.readUInt32LE(0)
+        ) {
+          throw new DicomParseError(
+            'truncated: File Meta Information shorter than its group length',
+            this.queue.position,
+          );
+        }
+        this.finishMeta();
+      }
     }
     if (this.state === 'awaiting-inflate') {
       // A deflated dataset with no bytes after the meta information: an empty dataset.
@@ -254,15 +268,17 @@ export class DatasetReader {
 
   private readElementHeader(frame: Extract<Frame, { kind: 'dataset' }>): boolean {
     const queue = this.queue;
-    if (queue.available < 4) return false;
     const little = frame.encoding.littleEndian;
     if (frame.meta) {
+      // Two bytes tell where group 0002 ends: a deflated dataset may be that short (empty, 03 00).
+      if (queue.available < 2) return false;
       const group = queue.peek(2).readUInt16LE(0);
       if (group !== 0x0002) {
         this.finishMeta();
         return true;
       }
     }
+    if (queue.available < 4) return false;
     const tagBytes = queue.peek(4);
     const group = little ? tagBytes.readUInt16LE(0) : tagBytes.readUInt16BE(0);
     const elementNumber = little ? tagBytes.readUInt16LE(2) : tagBytes.readUInt16BE(2);
@@ -349,9 +365,13 @@ export class DatasetReader {
       return true;
     }
     this.boundedEnd(length);
+    // Text in group 0002 is always kept: the Transfer Syntax UID is needed to read on, whatever the limits.
+    // The offset tables are binary but the frame layout needs them, however many frames there are.
     const keep =
       !PIXEL_DATA_TAGS.has(tag) &&
-      length <= (isBinaryVR(vr) ? this.limits.bulkThreshold : this.limits.maxKeptValue);
+      (isBinaryVR(vr) && !OFFSET_TABLE_TAGS.has(tag)
+        ? length <= this.limits.bulkThreshold
+        : frame.meta || length <= this.limits.maxKeptValue);
     this.beginValue(element, length, keep);
     return true;
   }
@@ -404,7 +424,9 @@ export class DatasetReader {
   }
 
   private pushFrame(frame: Frame): void {
-    if (this.frames.length > this.limits.maxDepth) {
+    // Only sequences count: each one also pushes a frame per item, so counting frames halved the limit.
+    const depth = this.frames.reduce((n, f) => (f.kind === 'sequence' ? n + 1 : n), 0);
+    if (frame.kind === 'sequence' && depth >= this.limits.maxDepth) {
       throw new DicomParseError(`sequences nested deeper than ${this.limits.maxDepth}`, this.queue.position);
     }
     this.frames.push(frame);

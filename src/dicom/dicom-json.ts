@@ -35,6 +35,9 @@ export interface BulkDataRef extends ByteRange {
   fragments?: ByteRange[];
 }
 
+/** Binary values up to this size are inlined (base64); larger ones become BulkDataURIs. */
+export const INLINE_BINARY_MAX = 1024;
+
 export interface EncodeOptions {
   /** Prefix of BulkDataURIs, e.g. "studies/1.2/series/1.3/instances/1.4/bulkdata/". */
   bulkDataUriPrefix: string;
@@ -92,7 +95,9 @@ function encodeElement(
     );
     return value.length ? { vr: 'SQ', Value: value } : { vr: 'SQ' };
   }
-  if (element.fragments || (element.value === undefined && element.length > 0)) {
+  // Binary values over the inline limit are bulk data even when the reader kept them (offset tables).
+  const bulky = isBinaryVR(vr) && element.length > INLINE_BINARY_MAX;
+  if (element.fragments || bulky || (element.value === undefined && element.length > 0)) {
     const ref: BulkDataRef = { path, vr, offset: element.offset, length: element.length };
     if (element.fragments) ref.fragments = element.fragments;
     bulk.push(ref);
@@ -118,14 +123,18 @@ function encodeValues(
 ): JsonValue[] {
   switch (vr) {
     case 'PN':
-      return decodeElementStrings(element, decoder).map(personName);
     case 'IS':
-    case 'DS':
-      return decodeElementStrings(element, decoder).map((text) => {
+    case 'DS': {
+      // A value of nothing but padding has no values: no "Value" at all, not [null] (PS3.18 F.2.5).
+      const strings = decodeElementStrings(element, decoder);
+      if (strings.every((s) => s === '')) return [];
+      if (vr === 'PN') return strings.map(personName);
+      return strings.map((text) => {
         if (text === '') return null;
         const number = Number(text);
         return Number.isFinite(number) ? number : null;
       });
+    }
     case 'AT':
       return attributeTags(element.value!, dataset.littleEndian);
     case 'US':

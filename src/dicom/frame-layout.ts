@@ -59,9 +59,11 @@ export function computeFrameLayout(dataset: DataSet, ts: TransferSyntax): FrameL
   if (!rows || !columns || !bitsAllocated) {
     throw new DicomParseError('pixel data without Rows, Columns and Bits Allocated');
   }
-  // YBR_FULL_422 stores two luminance and two chrominance samples per pair of pixels (PS3.3 C.7.6.3.1.2).
+  // YBR_FULL_422 (and the retired YBR_PARTIAL_422) store two luminance and two chrominance samples per pair
+  // of pixels (PS3.3 C.7.6.3.1.2).
   const photometric = getString(dataset, Tag.PhotometricInterpretation);
-  const samplesStored = photometric === 'YBR_FULL_422' ? 2 : samplesPerPixel;
+  const samplesStored =
+    photometric === 'YBR_FULL_422' || photometric === 'YBR_PARTIAL_422' ? 2 : samplesPerPixel;
   const bitPacked = bitsAllocated === 1;
   const frameBits = rows * columns * samplesStored * bitsAllocated;
   const frameLength = bitPacked ? frameBits : frameBits / 8;

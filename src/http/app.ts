@@ -14,11 +14,22 @@ export interface HttpAppOptions {
   health: HealthState;
 }
 
+/** Method and path of every route, for the OpenAPI consistency test and the startup log. */
+export interface RouteEntry {
+  method: string;
+  url: string;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    routeTable: RouteEntry[];
+  }
+}
+
 export async function buildHttpApp({ core, health }: HttpAppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     // pino's Logger is a FastifyBaseLogger; typing it so keeps route plugins on the default instance type.
     loggerInstance: core.log.child({ door: 'http' }) as FastifyBaseLogger,
-    disableRequestLogging: false,
     requestIdHeader: 'x-request-id',
     return503OnClosing: true,
     // Paths carry UIDs of up to 64 characters; the default 100 would cut nested WADO paths.
@@ -27,6 +38,23 @@ export async function buildHttpApp({ core, health }: HttpAppOptions): Promise<Fa
   // Every body type passes through unread; the handlers that take bodies stream them.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_request, _payload, done) => done(null));
+
+  const routeTable: RouteEntry[] = [];
+  app.decorate('routeTable', routeTable);
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) routeTable.push({ method, url: route.url });
+  });
+
+  // While closing, answers to requests still in flight end their connections, so keep-alive clients do
+  // not hold the drain open until the keep-alive timeout.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (closing) reply.header('connection', 'close');
+    return payload;
+  });
 
   installErrorHandler(app);
   registerHealthRoutes(app, health);

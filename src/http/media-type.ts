@@ -54,9 +54,11 @@ export function parseMediaType(text: string | undefined): MediaType | undefined 
     const eq = part.indexOf('=');
     if (eq <= 0) continue;
     const name = part.slice(0, eq).trim().toLowerCase();
+    if (!name) continue;
     const value = unquote(part.slice(eq + 1));
     if (name === 'q') {
-      const parsed = Number(value);
+      // Number('') is 0: a blank q is as unparsable as any other, not "not acceptable".
+      const parsed = value === '' ? NaN : Number(value);
       q = Number.isFinite(parsed) ? Math.min(1, Math.max(0, parsed)) : 1;
       continue;
     }

@@ -70,10 +70,14 @@ export class MultipartReader {
 
   /** Finds the first delimiter (which may open the body without a preceding CRLF) and what follows it. */
   private async skipPreamble(): Promise<void> {
+    // The buffer holds the start of the body until preamble bytes are dropped; only there may the
+    // delimiter come without its CRLF (elsewhere "--boundary" is not at the start of a line).
+    let atBodyStart = true;
     for (;;) {
-      const at = this.buffer.subarray(0, this.firstDelimiter.length).equals(this.firstDelimiter)
-        ? 0
-        : this.indexOfDelimiter();
+      const at =
+        atBodyStart && this.buffer.subarray(0, this.firstDelimiter.length).equals(this.firstDelimiter)
+          ? 0
+          : this.indexOfDelimiter();
       if (at >= 0) {
         const length =
           at === 0 && this.buffer[0] !== 0x0d ? this.firstDelimiter.length : this.delimiter.length;
@@ -82,8 +86,10 @@ export class MultipartReader {
         return;
       }
       // Keep only what could still be the start of a delimiter.
-      if (this.buffer.length > this.delimiter.length)
+      if (this.buffer.length > this.delimiter.length) {
         this.buffer = this.buffer.subarray(-this.delimiter.length);
+        atBodyStart = false;
+      }
       if (!(await this.fill())) throw new MultipartError('no multipart boundary found in the body');
     }
   }
@@ -124,17 +130,23 @@ export class MultipartReader {
         return {};
       }
       const end = this.buffer.indexOf('\r\n\r\n');
+      // The same limit however the body is chunked: on the header block, not on what happens to be buffered.
+      if (end > MAX_HEADER_BYTES || (end < 0 && this.buffer.length > MAX_HEADER_BYTES + 3)) {
+        throw new MultipartError('part headers are too large');
+      }
       if (end >= 0) {
         const block = this.buffer.toString('latin1', 0, end);
         this.buffer = this.buffer.subarray(end + 4);
         return parseHeaderBlock(block);
       }
-      if (this.buffer.length > MAX_HEADER_BYTES) throw new MultipartError('part headers are too large');
       if (!(await this.fill())) throw new MultipartError('body ends inside part headers');
     }
   }
 
   private async *readBody(): AsyncGenerator<Buffer> {
+    // Only a body read to its delimiter frees the reader for the next part: one abandoned part-way
+    // (break, an error) leaves the stream mid-part, where headers must not be looked for.
+    let finished = false;
     try {
       for (;;) {
         const at = this.indexOfDelimiter();
@@ -142,6 +154,7 @@ export class MultipartReader {
           if (at > 0) yield this.buffer.subarray(0, at);
           this.buffer = this.buffer.subarray(at + this.delimiter.length);
           await this.afterDelimiter();
+          finished = true;
           return;
         }
         // Everything but a possible partial delimiter at the end can go out now.
@@ -157,7 +170,7 @@ export class MultipartReader {
         }
       }
     } finally {
-      this.partOpen = false;
+      if (finished) this.partOpen = false;
     }
   }
 }

@@ -17,10 +17,19 @@ export const MIGRATIONS: string[] = [
   );
   CREATE INDEX patients_name_ci ON patients (patient_name_ci);
 
+  -- Patient attributes are also kept per study, as the study's own instances state them: a patient's
+  -- name or birth date may differ between studies, and study-level queries match what the study says.
   CREATE TABLE studies (
     pk INTEGER PRIMARY KEY,
     patient_pk INTEGER NOT NULL REFERENCES patients (pk),
     study_uid TEXT NOT NULL UNIQUE,
+    patient_id TEXT NOT NULL,
+    issuer TEXT NOT NULL,
+    patient_name TEXT,
+    patient_name_ci TEXT,
+    patient_name_fuzzy TEXT,
+    birth_date TEXT,
+    sex TEXT,
     study_date TEXT,
     study_time TEXT,
     accession TEXT,
@@ -39,6 +48,7 @@ export const MIGRATIONS: string[] = [
   CREATE INDEX studies_patient ON studies (patient_pk);
   CREATE INDEX studies_date ON studies (study_date, study_time, pk);
   CREATE INDEX studies_accession ON studies (accession);
+  CREATE INDEX studies_patient_id ON studies (patient_id);
 
   CREATE TABLE series (
     pk INTEGER PRIMARY KEY,

@@ -97,10 +97,12 @@ export class SqliteIndex implements IndexStore {
         RETURNING pk`),
       findStudy: db.prepare(`SELECT pk FROM studies WHERE study_uid = ?`),
       insertStudy: db.prepare(`
-        INSERT INTO studies (patient_pk, study_uid, study_date, study_time, accession, study_id, description,
+        INSERT INTO studies (patient_pk, study_uid, patient_id, issuer, patient_name, patient_name_ci,
+          patient_name_fuzzy, birth_date, sex, study_date, study_time, accession, study_id, description,
           description_ci, referring_physician, referring_physician_ci, referring_physician_fuzzy, timezone, updated_at)
-        VALUES (@patientPk, @uid, @date, @time, @accession, @studyId, @description, @descriptionCi, @referring,
-          @referringCi, @referringFuzzy, @timezone, @now)`),
+        VALUES (@patientPk, @uid, @patientId, @issuer, @name, @nameCi, @nameFuzzy, @birthDate, @sex, @date, @time,
+          @accession, @studyId, @description, @descriptionCi, @referring, @referringCi, @referringFuzzy, @timezone,
+          @now)`),
       fillStudy: db.prepare(`
         UPDATE studies SET
           study_date = COALESCE(study_date, @date), study_time = COALESCE(study_time, @time),
@@ -182,17 +184,16 @@ export class SqliteIndex implements IndexStore {
       result = 'replaced';
     }
 
-    const patientPk = (
-      s.upsertPatient.get({
-        patientId: patient.patientId,
-        issuer: patient.issuerOfPatientId,
-        name: patient.patientName ?? null,
-        nameCi: personNameMatchKey(patient.patientName, true) ?? null,
-        nameFuzzy: personNameFuzzyKey(patient.patientName) ?? null,
-        birthDate: patient.patientBirthDate ?? null,
-        sex: patient.patientSex ?? null,
-      }) as { pk: number }
-    ).pk;
+    const patientParams = {
+      patientId: patient.patientId,
+      issuer: patient.issuerOfPatientId,
+      name: patient.patientName ?? null,
+      nameCi: personNameMatchKey(patient.patientName, true) ?? null,
+      nameFuzzy: personNameFuzzyKey(patient.patientName) ?? null,
+      birthDate: patient.patientBirthDate ?? null,
+      sex: patient.patientSex ?? null,
+    };
+    const patientPk = (s.upsertPatient.get(patientParams) as { pk: number }).pk;
 
     const studyParams = {
       date: study.studyDate ?? null,
@@ -210,7 +211,8 @@ export class SqliteIndex implements IndexStore {
     let studyPk = (s.findStudy.get(study.studyInstanceUid) as { pk: number } | undefined)?.pk;
     if (studyPk === undefined) {
       studyPk = Number(
-        s.insertStudy.run({ ...studyParams, patientPk, uid: study.studyInstanceUid }).lastInsertRowid,
+        s.insertStudy.run({ ...studyParams, ...patientParams, patientPk, uid: study.studyInstanceUid })
+          .lastInsertRowid,
       );
     } else {
       s.fillStudy.run({ ...studyParams, pk: studyPk });

@@ -4,7 +4,7 @@ import { CATALOG, LEVEL_ORDER, type AttributeField, type QueryLevel } from '../q
 import type { MatchCondition, QueryResult, QueryRow, QuerySpec } from '../query/query-model.js';
 
 interface FieldSql {
-  /** The stored value, as returned. */
+  /** The stored value, as returned; patient columns are prefixed by the table of the level (see fieldSql). */
   value: string;
   /** Case-insensitive person-name match key ("=groups=" lower case). */
   nameKeyCi?: string;
@@ -13,17 +13,17 @@ interface FieldSql {
 }
 
 const FIELD_SQL: Record<AttributeField, FieldSql> = {
-  patientName: { value: 'p.patient_name', nameKeyCi: 'p.patient_name_ci', fuzzyKey: 'p.patient_name_fuzzy' },
-  patientId: { value: 'p.patient_id' },
-  issuerOfPatientId: { value: 'p.issuer' },
-  patientBirthDate: { value: 'p.birth_date' },
-  patientSex: { value: 'p.sex' },
-  numberOfPatientRelatedStudies: { value: '(SELECT count(*) FROM studies x WHERE x.patient_pk = p.pk)' },
+  patientName: { value: 'patient_name', nameKeyCi: 'patient_name_ci', fuzzyKey: 'patient_name_fuzzy' },
+  patientId: { value: 'patient_id' },
+  issuerOfPatientId: { value: 'issuer' },
+  patientBirthDate: { value: 'birth_date' },
+  patientSex: { value: 'sex' },
+  numberOfPatientRelatedStudies: { value: '(SELECT count(*) FROM studies x WHERE x.patient_pk = {patient})' },
   numberOfPatientRelatedSeries: {
-    value: '(SELECT COALESCE(sum(x.num_series), 0) FROM studies x WHERE x.patient_pk = p.pk)',
+    value: '(SELECT COALESCE(sum(x.num_series), 0) FROM studies x WHERE x.patient_pk = {patient})',
   },
   numberOfPatientRelatedInstances: {
-    value: '(SELECT COALESCE(sum(x.num_instances), 0) FROM studies x WHERE x.patient_pk = p.pk)',
+    value: '(SELECT COALESCE(sum(x.num_instances), 0) FROM studies x WHERE x.patient_pk = {patient})',
   },
   studyInstanceUid: { value: 's.study_uid' },
   studyDate: { value: 's.study_date' },
@@ -64,13 +64,37 @@ const FIELD_SQL: Record<AttributeField, FieldSql> = {
   availableTransferSyntaxUid: { value: 'i.transfer_syntax' },
 };
 
+const PATIENT_FIELDS = new Set<AttributeField>([
+  'patientName',
+  'patientId',
+  'issuerOfPatientId',
+  'patientBirthDate',
+  'patientSex',
+]);
+
+/**
+ * A field's SQL at a level. Patient attributes live in patients (the patient level) and, as each study
+ * states them, in studies (every level below): study-level matching and results use the study's copy.
+ */
+function fieldSql(field: AttributeField, level: QueryLevel): FieldSql {
+  const sql = FIELD_SQL[field];
+  if (sql.value.includes('{patient}')) {
+    return { value: sql.value.replace('{patient}', level === 'PATIENT' ? 'p.pk' : 's.patient_pk') };
+  }
+  if (!PATIENT_FIELDS.has(field)) return sql;
+  const alias = level === 'PATIENT' ? 'p.' : 's.';
+  return {
+    value: alias + sql.value,
+    nameKeyCi: sql.nameKeyCi && alias + sql.nameKeyCi,
+    fuzzyKey: sql.fuzzyKey && alias + sql.fuzzyKey,
+  };
+}
+
 const FROM: Record<QueryLevel, string> = {
   PATIENT: 'patients p',
-  STUDY: 'studies s JOIN patients p ON p.pk = s.patient_pk',
-  SERIES: 'series se JOIN studies s ON s.pk = se.study_pk JOIN patients p ON p.pk = s.patient_pk',
-  IMAGE:
-    'instances i JOIN series se ON se.pk = i.series_pk JOIN studies s ON s.pk = se.study_pk ' +
-    'JOIN patients p ON p.pk = s.patient_pk',
+  STUDY: 'studies s',
+  SERIES: 'series se JOIN studies s ON s.pk = se.study_pk',
+  IMAGE: 'instances i JOIN series se ON se.pk = i.series_pk JOIN studies s ON s.pk = se.study_pk',
 };
 
 const ORDER: Record<QueryLevel, string> = {
@@ -98,9 +122,11 @@ function selectList(level: QueryLevel, withRepresentative: boolean): string {
   const cacheKey = `${level}:${withRepresentative}`;
   let list = selectCache.get(cacheKey);
   if (!list) {
-    const columns = CATALOG.filter((e) => LEVEL_ORDER[e.level] <= LEVEL_ORDER[level]).map(
-      (e) => `${FIELD_SQL[e.field].value} AS ${e.field}`,
-    );
+    // Patient-level counts are subqueries; only a patient-level query returns them.
+    const wanted = (e: (typeof CATALOG)[number]) =>
+      LEVEL_ORDER[e.level] <= LEVEL_ORDER[level] &&
+      (level === 'PATIENT' || e.level !== 'PATIENT' || e.matchable);
+    const columns = CATALOG.filter(wanted).map((e) => `${fieldSql(e.field, level).value} AS ${e.field}`);
     const representative = REPRESENTATIVE[level];
     if (withRepresentative && representative)
       columns.push(`${representative} AS representativeSopInstanceUid`);
@@ -122,7 +148,7 @@ export function runQuery(db: Database.Database, spec: QuerySpec): QueryResult {
     params.push(spec.scope.seriesInstanceUid);
   }
   for (const condition of spec.conditions) {
-    const built = conditionSql(condition);
+    const built = conditionSql(condition, spec.level);
     where.push(built.sql);
     params.push(...built.params);
   }
@@ -137,7 +163,10 @@ export function runQuery(db: Database.Database, spec: QuerySpec): QueryResult {
   return { rows, more };
 }
 
-function conditionSql(condition: MatchCondition): { sql: string; params: (string | number)[] } {
+function conditionSql(
+  condition: MatchCondition,
+  level: QueryLevel,
+): { sql: string; params: (string | number)[] } {
   switch (condition.kind) {
     case 'single':
     case 'wildcard': {
@@ -148,7 +177,7 @@ function conditionSql(condition: MatchCondition): { sql: string; params: (string
           condition.kind === 'single' ? condition.value : pattern,
         ]);
       }
-      const field = FIELD_SQL[condition.field];
+      const field = fieldSql(condition.field, level);
       if (field.nameKeyCi) {
         // Person names: the pattern applies to any one component group (alphabetic, ideographic, phonetic).
         const anchored = `*=${pattern}=*`;
@@ -164,19 +193,21 @@ function conditionSql(condition: MatchCondition): { sql: string; params: (string
       if (condition.field === 'modalitiesInStudy') {
         return seriesModalityExists(`IN (${placeholders})`, condition.values);
       }
-      return { sql: `${FIELD_SQL[condition.field].value} IN (${placeholders})`, params: condition.values };
+      return {
+        sql: `${fieldSql(condition.field, level).value} IN (${placeholders})`,
+        params: condition.values,
+      };
     }
     case 'range': {
-      const column = FIELD_SQL[condition.field].value;
-      return boundsSql(column, condition.from, condition.to);
+      return boundsSql(fieldSql(condition.field, level).value, condition.from, condition.to);
     }
     case 'dateTimeRange': {
-      const date = FIELD_SQL[condition.dateField].value;
-      const time = FIELD_SQL[condition.timeField].value;
+      const date = fieldSql(condition.dateField, level).value;
+      const time = fieldSql(condition.timeField, level).value;
       return boundsSql(`(${date} || COALESCE(${time}, ''))`, condition.from, condition.to, date);
     }
     case 'fuzzyName': {
-      const key = FIELD_SQL[condition.field].fuzzyKey;
+      const key = fieldSql(condition.field, level).fuzzyKey;
       if (!key) throw new Error(`no fuzzy key for ${condition.field}`);
       return {
         sql: condition.tokens.map(() => `${key} GLOB ?`).join(' AND ') || '1',

@@ -12,13 +12,19 @@ export interface StoredObject {
 
 /** An object being written; nothing is visible under a key until `commit`. */
 export interface ObjectWriter {
-  /** Appends bytes. Resolves once they are accepted (the caller waits, which gives backpressure). */
+  /**
+   * Appends bytes. Resolves once they are accepted (the caller waits, which gives backpressure). The
+   * buffer may be kept until it is written out: callers must not reuse it.
+   */
   write(chunk: Buffer): Promise<void>;
   /** Bytes written so far. */
   readonly size: number;
   /** SHA-256 (hex) of everything written; valid once all bytes are written. */
   digest(): string;
-  /** Makes the object durable and visible under `key`, replacing nothing: fails if the key exists. */
+  /**
+   * Makes the object durable and visible under `key`, replacing nothing: fails with code EEXIST if the
+   * key exists, after which commit may be called again with another key.
+   */
   commit(key: string): Promise<StoredObject>;
   /** Discards the object. Safe to call at any time, also after a failed commit. */
   abort(): Promise<void>;
@@ -33,8 +39,8 @@ export interface FileStore {
   /** Streams the object, or a byte range of it (end exclusive). */
   createReadStream(key: string, range?: { start: number; end: number }): Readable;
   remove(key: string): Promise<void>;
-  /** Every committed object's key. */
-  list(): AsyncIterable<string>;
+  /** Every committed object's key under a prefix (e.g. "files/"), in sorted order. */
+  list(prefix: string): AsyncIterable<string>;
   /** Removes partial objects left by a crash. Returns how many were removed. */
   cleanTemporary(): Promise<number>;
   /** Checks the store can be written, for readiness probes. */

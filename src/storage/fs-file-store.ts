@@ -7,7 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, constants as fsConstants } from 'node:fs';
 import { link, mkdir, open, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { FileStore, ObjectWriter, StoredObject } from './file-store.js';
 
 const TEMP_DIR = 'tmp';
@@ -91,7 +91,8 @@ export class FsFileStore implements FileStore {
   createReadStream(key: string, range?: { start: number; end: number }): Readable {
     const path = this.pathOf(key);
     if (!range) return createReadStream(path, { highWaterMark: 256 * 1024 });
-    if (range.end <= range.start) return createReadStream(path, { start: 1, end: 0 });
+    // fs.createReadStream throws ERR_OUT_OF_RANGE for start > end, so an empty range gets an empty stream.
+    if (range.end <= range.start) return Readable.from([]);
     return createReadStream(path, { start: range.start, end: range.end - 1, highWaterMark: 256 * 1024 });
   }
 
@@ -103,8 +104,9 @@ export class FsFileStore implements FileStore {
     }
   }
 
-  async *list(): AsyncIterable<string> {
-    yield* this.walk(this.root);
+  async *list(prefix: string): AsyncIterable<string> {
+    const dir = prefix.replace(/\/+$/, '');
+    yield* this.walk(dir ? this.pathOf(dir) : this.root);
   }
 
   private async *walk(dir: string): AsyncIterable<string> {
@@ -220,10 +222,13 @@ class FsObjectWriter implements ObjectWriter {
   }
 
   async commit(key: string): Promise<StoredObject> {
-    await this.flush();
-    if (this.store.fsyncEnabled) await this.handle.sync();
-    await this.handle.close();
-    this.closed = true;
+    // A commit that failed because the key exists may be retried under another key: seal only once.
+    if (!this.closed) {
+      await this.flush();
+      if (this.store.fsyncEnabled) await this.handle.sync();
+      await this.handle.close();
+      this.closed = true;
+    }
     await this.store.place(this.tempPath, key);
     return { key, size: this.written };
   }

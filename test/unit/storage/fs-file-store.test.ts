@@ -1,0 +1,366 @@
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdir, open, readFile, readdir, writeFile, type FileHandle } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { FsFileStore } from '../../../src/storage/fs-file-store.js';
+
+const base = mkdtempSync(join(tmpdir(), 'fs-file-store-test-'));
+after(() => rmSync(base, { recursive: true, force: true }));
+
+let stores = 0;
+async function newStore(fsync = false): Promise<FsFileStore> {
+  const store = new FsFileStore(join(base, `store-${++stores}`), { fsync });
+  await store.init();
+  return store;
+}
+
+const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
+const tempFiles = (store: FsFileStore): Promise<string[]> => readdir(join(store.root, 'tmp'));
+
+async function collect(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+async function listAll(store: FsFileStore): Promise<string[]> {
+  const keys: string[] = [];
+  for await (const key of store.list('')) keys.push(key);
+  return keys;
+}
+
+/** Writes data through a new writer in chunks of the given sizes (cycled). */
+async function writeObject(store: FsFileStore, data: Buffer, key: string, sizes = [7, 1, 300, 4096]) {
+  const writer = await store.createWriter();
+  for (let at = 0, i = 0; at < data.length; i++) {
+    const n = sizes[i % sizes.length]!;
+    await writer.write(data.subarray(at, at + n));
+    at += n;
+  }
+  return { writer, stored: await writer.commit(key) };
+}
+
+function rejectsWithCode(promise: Promise<unknown>, code: string): Promise<void> {
+  return assert.rejects(promise, (error: unknown) => {
+    assert.equal((error as NodeJS.ErrnoException).code, code);
+    return true;
+  });
+}
+
+// ---- writing ----
+
+test('many small chunks, then commit: exact bytes, size and SHA-256 digest', async () => {
+  const store = await newStore();
+  const data = randomBytes(200_000);
+  const writer = await store.createWriter();
+  for (let at = 0, i = 0; at < data.length; i++) {
+    const n = 1 + ((i * 37) % 500);
+    await writer.write(data.subarray(at, at + n));
+    at += n;
+    assert.equal(writer.size, Math.min(at, data.length));
+  }
+  assert.equal(writer.digest(), sha256(data));
+  // digest() does not consume the hash: calling it again gives the same answer.
+  assert.equal(writer.digest(), sha256(data));
+  const stored = await writer.commit('studies/1.2.3/series/4.5/6.7.dcm');
+  assert.deepEqual(stored, { key: 'studies/1.2.3/series/4.5/6.7.dcm', size: data.length });
+  assert.equal(writer.digest(), sha256(data));
+  assert.deepEqual(await readFile(join(store.root, 'studies/1.2.3/series/4.5/6.7.dcm')), data);
+  assert.deepEqual(await tempFiles(store), [], 'the temp file was moved, not copied');
+  assert.equal(await store.exists('studies/1.2.3/series/4.5/6.7.dcm'), true);
+  assert.equal(await store.size('studies/1.2.3/series/4.5/6.7.dcm'), data.length);
+});
+
+test('writes larger than the 1 MB batch, in big and odd-sized chunks', async () => {
+  const store = await newStore();
+  const data = randomBytes(5 * 1024 * 1024 + 123);
+  for (const sizes of [[1024 * 1024 * 3], [1024 * 1024 - 1, 1, 2], [65536, 1000003]]) {
+    const key = `big/${sizes.join('-')}`;
+    const { writer, stored } = await writeObject(store, data, key, sizes);
+    assert.equal(stored.size, data.length);
+    assert.equal(writer.digest(), sha256(data));
+    assert.equal(sha256(await readFile(join(store.root, key))), sha256(data));
+  }
+});
+
+test('an empty object commits as an empty file', async () => {
+  const store = await newStore();
+  const writer = await store.createWriter();
+  await writer.write(Buffer.alloc(0));
+  assert.equal(writer.size, 0);
+  assert.equal(writer.digest(), sha256(Buffer.alloc(0)));
+  assert.deepEqual(await writer.commit('empty'), { key: 'empty', size: 0 });
+  assert.equal(await store.size('empty'), 0);
+});
+
+test('with fsync on, commits into new nested directories and existing ones', async () => {
+  const store = await newStore(true);
+  const a = randomBytes(3000);
+  const b = randomBytes(10);
+  await writeObject(store, a, 'x/y/z/a.dcm');
+  await writeObject(store, b, 'x/y/z/b.dcm');
+  await writeObject(store, b, 'x/other.dcm');
+  assert.deepEqual(await readFile(join(store.root, 'x/y/z/a.dcm')), a);
+  assert.deepEqual(await listAll(store), ['x/other.dcm', 'x/y/z/a.dcm', 'x/y/z/b.dcm']);
+  await store.checkWritable();
+  assert.deepEqual(await tempFiles(store), []);
+});
+
+test('a commit never replaces an existing key: EEXIST, the first object is unchanged', async () => {
+  const store = await newStore();
+  const first = Buffer.from('the first object');
+  await writeObject(store, first, 'a/b.dcm');
+
+  const writer = await store.createWriter();
+  await writer.write(Buffer.from('a second, different object'));
+  await rejectsWithCode(writer.commit('a/b.dcm'), 'EEXIST');
+  assert.deepEqual(await readFile(join(store.root, 'a/b.dcm')), first);
+  // The failed writer's temp file stays until it is aborted, which is allowed after a failed commit.
+  assert.equal((await tempFiles(store)).length, 1);
+  await writer.abort();
+  assert.deepEqual(await tempFiles(store), []);
+  assert.deepEqual(await readFile(join(store.root, 'a/b.dcm')), first);
+});
+
+test('after EEXIST the same writer can commit under another key, with the same bytes', async () => {
+  const store = await newStore();
+  await writeObject(store, Buffer.from('taken'), 'k1');
+  const data = randomBytes(1024 * 1024 + 17);
+  const writer = await store.createWriter();
+  await writer.write(data.subarray(0, 1000));
+  await writer.write(data.subarray(1000));
+  await rejectsWithCode(writer.commit('k1'), 'EEXIST');
+  assert.deepEqual(await writer.commit('k2'), { key: 'k2', size: data.length });
+  assert.deepEqual(await readFile(join(store.root, 'k2')), data);
+  assert.equal((await readFile(join(store.root, 'k1'))).toString(), 'taken');
+  assert.deepEqual(await tempFiles(store), []);
+  // Once committed, the temp file is gone: a further commit fails and leaves both objects alone.
+  await assert.rejects(writer.commit('k3'));
+  assert.deepEqual(await listAll(store), ['k1', 'k2']);
+});
+
+test('concurrent commits to one key: exactly one wins', async () => {
+  const store = await newStore();
+  const writers = await Promise.all(Array.from({ length: 8 }, () => store.createWriter()));
+  await Promise.all(writers.map((w, i) => w.write(Buffer.from(`writer ${i}`))));
+  const results = await Promise.allSettled(writers.map((w) => w.commit('same/key')));
+  const won = results.filter((r) => r.status === 'fulfilled');
+  assert.equal(won.length, 1);
+  for (const r of results) {
+    if (r.status === 'rejected') assert.equal((r.reason as NodeJS.ErrnoException).code, 'EEXIST');
+  }
+  const winner = results.findIndex((r) => r.status === 'fulfilled');
+  assert.equal((await readFile(join(store.root, 'same/key'))).toString(), `writer ${winner}`);
+  await Promise.all(writers.map((w) => w.abort()));
+  assert.deepEqual(await tempFiles(store), []);
+  assert.deepEqual(await listAll(store), ['same/key']);
+});
+
+test('abort removes the temp file; the writer is closed afterwards; abort is idempotent', async () => {
+  const store = await newStore();
+  const writer = await store.createWriter();
+  await writer.write(randomBytes(2 * 1024 * 1024)); // past a flush, so bytes are on disk
+  await writer.write(Buffer.from('pending'));
+  assert.equal((await tempFiles(store)).length, 1);
+  await writer.abort();
+  assert.deepEqual(await tempFiles(store), []);
+  await writer.abort();
+  await assert.rejects(writer.write(Buffer.from('x')), /writer is closed/);
+  assert.deepEqual(await listAll(store), []);
+});
+
+test('after a commit the writer is closed; a late abort does not remove the committed object', async () => {
+  const store = await newStore();
+  const { writer } = await writeObject(store, Buffer.from('kept'), 'k');
+  await assert.rejects(writer.write(Buffer.from('more')), /writer is closed/);
+  await writer.abort();
+  assert.equal((await readFile(join(store.root, 'k'))).toString(), 'kept');
+});
+
+test('writev partial writes are continued where they stopped', async () => {
+  const store = await newStore();
+  // Make every writev write at most 1000 bytes, as a short write on a full pipe or disk might.
+  const probe = await open(join(store.root, 'probe'), 'w');
+  const proto = Object.getPrototypeOf(probe) as FileHandle;
+  await probe.close();
+  const original = proto.writev;
+  let calls = 0;
+  let partial = 0;
+  proto.writev = async function (this: FileHandle, buffers: NodeJS.ArrayBufferView[], position?: number) {
+    calls++;
+    const limited: Buffer[] = [];
+    let room = 1000;
+    for (const b of buffers) {
+      if (room === 0) break;
+      const view = Buffer.from(b.buffer, b.byteOffset, Math.min(b.byteLength, room));
+      limited.push(view);
+      room -= view.length;
+    }
+    const total = buffers.reduce((sum, b) => sum + b.byteLength, 0);
+    if (limited.reduce((sum, b) => sum + b.length, 0) < total) partial++;
+    const result = await original.call(this, limited, position);
+    return { bytesWritten: result.bytesWritten, buffers } as unknown as ReturnType<typeof original>;
+  } as typeof original;
+  try {
+    const data = randomBytes(1024 * 1024 + 5000);
+    const { stored, writer } = await writeObject(store, data, 'partial', [333, 4096, 1, 77777]);
+    assert.equal(stored.size, data.length);
+    assert.equal(writer.digest(), sha256(data));
+    assert.deepEqual(await readFile(join(store.root, 'partial')), data);
+    assert.ok(partial > 0 && calls > 1000, `writev calls ${calls}, partial ${partial}`);
+  } finally {
+    proto.writev = original;
+  }
+});
+
+// ---- keys ----
+
+test('pathOf maps keys under the root and refuses anything that could leave it or reach tmp', async () => {
+  const store = await newStore();
+  assert.equal(store.pathOf('a'), join(store.root, 'a'));
+  assert.equal(store.pathOf('a/b/c.dcm'), join(store.root, 'a', 'b', 'c.dcm'));
+  assert.equal(store.pathOf('tmpx/y'), join(store.root, 'tmpx', 'y'));
+  assert.equal(store.pathOf('a/tmp/y'), join(store.root, 'a', 'tmp', 'y'));
+  assert.equal(store.pathOf('..a/b..'), join(store.root, '..a', 'b..'));
+  for (const key of [
+    '',
+    '../x',
+    'a/../../x',
+    'a/..',
+    '..',
+    '.',
+    '/abs',
+    '/etc/passwd',
+    'a//b',
+    'a/./b',
+    './a',
+    'a/',
+    'tmp',
+    'tmp/x',
+    'tmp/x/y',
+    'a\\b',
+    '..\\x',
+    'a\0b',
+  ]) {
+    assert.throws(() => store.pathOf(key), /invalid object key/, JSON.stringify(key));
+  }
+  // Every operation that takes a key refuses them too.
+  await assert.rejects(store.read('../x', 0, 1), /invalid object key/);
+  await assert.rejects(store.exists('tmp/x'), /invalid object key/);
+  await assert.rejects(store.remove('/abs'), /invalid object key/);
+  assert.throws(() => store.createReadStream('a//b'), /invalid object key/);
+  const writer = await store.createWriter();
+  await assert.rejects(writer.commit('tmp/escape'), /invalid object key/);
+  await writer.abort();
+  assert.deepEqual(await tempFiles(store), []);
+});
+
+// ---- reading ----
+
+test('read with offset and length; a short object is an error', async () => {
+  const store = await newStore();
+  const data = Buffer.from('0123456789abcdefghij');
+  await writeObject(store, data, 'r');
+  assert.equal((await store.read('r', 0, 20)).toString(), '0123456789abcdefghij');
+  assert.equal((await store.read('r', 5, 3)).toString(), '567');
+  assert.equal((await store.read('r', 19, 1)).toString(), 'j');
+  assert.equal((await store.read('r', 20, 0)).length, 0);
+  await assert.rejects(store.read('r', 15, 6), /object r is shorter than 21 bytes/);
+  await assert.rejects(store.read('r', 100, 1), /shorter than 101 bytes/);
+  await rejectsWithCode(store.read('missing', 0, 1), 'ENOENT');
+  // Larger than one read call may return.
+  const big = randomBytes(3 * 1024 * 1024);
+  await writeObject(store, big, 'big', [1 << 20]);
+  assert.deepEqual(await store.read('big', 1000, big.length - 1000), big.subarray(1000));
+});
+
+test('createReadStream: whole object, ranges with an exclusive end, empty ranges', async () => {
+  const store = await newStore();
+  const data = randomBytes(600_000);
+  await writeObject(store, data, 's', [65536]);
+  assert.deepEqual(await collect(store.createReadStream('s')), data);
+  assert.deepEqual(await collect(store.createReadStream('s', { start: 0, end: 1 })), data.subarray(0, 1));
+  assert.deepEqual(await collect(store.createReadStream('s', { start: 2, end: 5 })), data.subarray(2, 5));
+  assert.deepEqual(
+    await collect(store.createReadStream('s', { start: 1000, end: 500_000 })),
+    data.subarray(1000, 500_000),
+  );
+  assert.deepEqual(
+    await collect(store.createReadStream('s', { start: 599_990, end: 600_000 })),
+    data.subarray(599_990),
+  );
+  assert.equal((await collect(store.createReadStream('s', { start: 0, end: 0 }))).length, 0);
+  assert.equal((await collect(store.createReadStream('s', { start: 3, end: 3 }))).length, 0);
+  assert.equal((await collect(store.createReadStream('s', { start: 600_000, end: 600_000 }))).length, 0);
+  assert.equal((await collect(store.createReadStream('s', { start: 10, end: 5 }))).length, 0);
+  await rejectsWithCode(collect(store.createReadStream('missing')), 'ENOENT');
+});
+
+test('exists, size and remove', async () => {
+  const store = await newStore();
+  assert.equal(await store.exists('a/b'), false);
+  assert.equal(await store.size('a/b'), undefined);
+  await writeObject(store, Buffer.from('xyz'), 'a/b');
+  assert.equal(await store.exists('a/b'), true);
+  assert.equal(await store.size('a/b'), 3);
+  await store.remove('a/b');
+  assert.equal(await store.exists('a/b'), false);
+  await store.remove('a/b'); // removing what is not there is fine
+  await store.remove('never/there');
+  // The key can be written again once removed.
+  await writeObject(store, Buffer.from('again'), 'a/b');
+  assert.equal(await store.size('a/b'), 5);
+});
+
+// ---- listing and clean-up ----
+
+test('list yields committed keys only, sorted, never temp files', async () => {
+  const store = await newStore();
+  for (const key of ['b/2', 'a/1', 'a/0/z', 'c', 'a/tmp/inner', 'tmpx']) {
+    await writeObject(store, Buffer.from(key), key);
+  }
+  const pending = await store.createWriter();
+  await pending.write(Buffer.from('not committed'));
+  await writeFile(join(store.root, 'tmp', 'leftover.part'), 'crash leftover');
+  await mkdir(join(store.root, 'empty-dir/deeper'), { recursive: true });
+  assert.deepEqual(await listAll(store), ['a/0/z', 'a/1', 'a/tmp/inner', 'b/2', 'c', 'tmpx']);
+  const underA: string[] = [];
+  for await (const key of store.list('a/')) underA.push(key);
+  assert.deepEqual(underA, ['a/0/z', 'a/1', 'a/tmp/inner'], 'a prefix lists only its subtree');
+  await pending.abort();
+  // A store whose root does not exist lists nothing.
+  assert.deepEqual(await listAll(new FsFileStore(join(base, 'no-such-root'))), []);
+});
+
+test('cleanTemporary removes leftovers, files and directories, and counts them', async () => {
+  const store = await newStore();
+  await writeObject(store, Buffer.from('committed'), 'keep/me');
+  await writeFile(join(store.root, 'tmp', 'a.part'), 'x');
+  await writeFile(join(store.root, 'tmp', 'b.part'), 'y');
+  await mkdir(join(store.root, 'tmp', 'dir', 'sub'), { recursive: true });
+  await writeFile(join(store.root, 'tmp', 'dir', 'sub', 'c'), 'z');
+  const abandoned = await store.createWriter();
+  await abandoned.write(Buffer.from('crash'));
+  assert.equal(await store.cleanTemporary(), 4);
+  assert.deepEqual(await tempFiles(store), []);
+  assert.equal(await store.cleanTemporary(), 0);
+  assert.deepEqual(await listAll(store), ['keep/me']);
+  await abandoned.abort(); // its file is already gone: still fine
+
+  // It also creates the temp directory when it is missing.
+  const fresh = new FsFileStore(join(base, `fresh-${++stores}`), { fsync: false });
+  assert.equal(await fresh.cleanTemporary(), 0);
+  assert.deepEqual(await tempFiles(fresh), []);
+});
+
+test('checkWritable leaves nothing behind and fails when the store cannot be written', async () => {
+  const store = await newStore();
+  await store.checkWritable();
+  assert.deepEqual(await tempFiles(store), []);
+  const uninitialised = new FsFileStore(join(base, 'never-initialised'), { fsync: false });
+  await rejectsWithCode(uninitialised.checkWritable(), 'ENOENT');
+});
