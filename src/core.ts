@@ -21,7 +21,7 @@ export interface GatewayCore {
   index: IndexStore;
   ingest: IngestService;
   search: SearchService;
-  close(): void;
+  close(): Promise<void>;
 }
 
 export const INDEX_FILE = 'index.sqlite';
@@ -54,5 +54,16 @@ export async function openCore(config: GatewayConfig, log: Logger): Promise<Gate
     maxLimit: config.limits.qidoMaxLimit,
     caseInsensitivePersonNames: true,
   });
-  return { config, log, store, index, ingest, search, close: () => index.close() };
+  return {
+    config,
+    log,
+    store,
+    index,
+    ingest,
+    search,
+    close: async () => {
+      await store.close();
+      await index.close();
+    },
+  };
 }

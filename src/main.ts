@@ -65,7 +65,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
           ready = false;
           log.info('shutting down: draining HTTP requests and DIMSE associations');
           await Promise.all([app.close(), dimse.close()]);
-          core.close();
+          await core.close();
           log.info('shut down cleanly');
         })();
         return closing;
@@ -74,7 +74,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
   } catch (error) {
     await http?.close().catch(() => undefined);
     await dimseServer?.close(0).catch(() => undefined);
-    core.close();
+    await core.close();
     throw error;
   }
 }

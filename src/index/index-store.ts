@@ -125,5 +125,5 @@ export interface IndexStore {
   counts(): { patients: number; studies: number; series: number; instances: number; bytes: number };
   /** Checks the index can be written, for readiness probes. */
   checkWritable(): void;
-  close(): void;
+  close(): Promise<void>;
 }

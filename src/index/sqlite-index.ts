@@ -16,6 +16,7 @@ import type {
 } from './index-store.js';
 import { MIGRATIONS } from './schema.js';
 import { runQuery } from './sqlite-query.js';
+import { WalCheckpointer } from './wal-checkpointer.js';
 
 type Scope = { studyInstanceUid: string; seriesInstanceUid?: string; sopInstanceUid?: string };
 
@@ -53,6 +54,7 @@ export interface SqliteIndexOptions {
 export class SqliteIndex implements IndexStore {
   readonly db: Database.Database;
   private readonly statements;
+  private readonly checkpointer: WalCheckpointer | undefined;
 
   constructor(
     readonly path: string,
@@ -64,7 +66,9 @@ export class SqliteIndex implements IndexStore {
       this.db.pragma('journal_mode = WAL');
       this.db.pragma('synchronous = NORMAL');
       this.db.pragma('foreign_keys = ON');
+      this.db.pragma('wal_autocheckpoint = 0');
       this.migrate();
+      this.checkpointer = new WalCheckpointer(path);
     }
     this.statements = this.prepare();
   }
@@ -159,7 +163,9 @@ export class SqliteIndex implements IndexStore {
   }
 
   putInstance(record: InstanceRecord): IndexWriteResult {
-    return this.db.transaction(() => this.putInstanceInTransaction(record))();
+    const result = this.db.transaction(() => this.putInstanceInTransaction(record))();
+    this.checkpointer?.noteWrite();
+    return result;
   }
 
   private putInstanceInTransaction(record: InstanceRecord): IndexWriteResult {
@@ -339,6 +345,7 @@ export class SqliteIndex implements IndexStore {
   }
 
   deleteInstances(scope: Scope): string[] {
+    this.checkpointer?.noteWrite();
     return this.db.transaction(() => {
       const { where, params } = scopeFilter(scope);
       const rows = this.db
@@ -372,8 +379,9 @@ export class SqliteIndex implements IndexStore {
     this.db.exec('BEGIN IMMEDIATE; ROLLBACK;');
   }
 
-  close(): void {
+  async close(): Promise<void> {
     if (!this.db.open) return;
+    await this.checkpointer?.close();
     if (!this.db.readonly) this.db.pragma('wal_checkpoint(TRUNCATE)');
     this.db.close();
   }

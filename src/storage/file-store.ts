@@ -45,4 +45,6 @@ export interface FileStore {
   cleanTemporary(): Promise<number>;
   /** Checks the store can be written, for readiness probes. */
   checkWritable(): Promise<void>;
+  /** Releases what the store holds open (spare temp files, directory handles). */
+  close(): Promise<void>;
 }

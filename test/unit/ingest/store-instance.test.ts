@@ -64,7 +64,8 @@ describe('ingest pipeline', () => {
     s = await setup();
   });
   afterEach(async () => {
-    s.index.close();
+    await s.index.close();
+    await s.store.close();
     await removeDir(s.dir);
   });
 
@@ -221,7 +222,9 @@ describe('overwrite and index failures', () => {
       assert.equal(s.index.getInstance(first.sopInstanceUID)!.storage.fileKey, files[0]);
       assert.equal(s.index.counts().instances, 1);
     } finally {
-      s.index.close();
+      await s.index.close();
+      await s.store.close();
+      await s.store.close();
       await removeDir(s.dir);
     }
   });
@@ -240,8 +243,10 @@ describe('overwrite and index failures', () => {
       assert.equal(failure.code, 'PROCESSING_FAILURE');
       assert.deepEqual(await listStoredFiles(s.dir), []);
     } finally {
-      real.close();
-      s.index.close();
+      await real.close();
+      await s.index.close();
+      await s.store.close();
+      await s.store.close();
       await removeDir(s.dir);
       await removeDir(dir);
     }
@@ -254,7 +259,9 @@ describe('overwrite and index failures', () => {
       assert.equal(failure.code, 'PAYLOAD_TOO_LARGE');
       assert.deepEqual(await listStoredFiles(s.dir), []);
     } finally {
-      s.index.close();
+      await s.index.close();
+      await s.store.close();
+      await s.store.close();
       await removeDir(s.dir);
     }
   });

@@ -19,7 +19,11 @@ async function newStore(fsync = false): Promise<FsFileStore> {
 }
 
 const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
-const tempFiles = (store: FsFileStore): Promise<string[]> => readdir(join(store.root, 'tmp'));
+/** Temp files other than the spares the store opens ahead of need. */
+const tempFiles = async (store: FsFileStore): Promise<string[]> =>
+  (await readdir(join(store.root, 'tmp'))).filter(
+    (name) => !store.spareTempFiles.has(join(store.root, 'tmp', name)),
+  );
 
 async function collect(stream: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -211,7 +215,9 @@ test('writev partial writes are continued where they stopped', async () => {
     assert.equal(stored.size, data.length);
     assert.equal(writer.digest(), sha256(data));
     assert.deepEqual(await readFile(join(store.root, 'partial')), data);
-    assert.ok(partial > 0 && calls > 1000, `writev calls ${calls}, partial ${partial}`);
+    // The async writev serves the first ~768 KB (1000 bytes a call here); the rest, under the
+    // synchronous-write threshold, is written inline.
+    assert.ok(partial > 0 && calls > 500, `writev calls ${calls}, partial ${partial}`);
   } finally {
     proto.writev = original;
   }
