@@ -35,6 +35,12 @@ export interface GatewayConfig {
     storageSopClasses: 'all' | string[];
     /** Extra SOP class UIDs to accept for storage, e.g. private classes. */
     extraStorageSopClasses: string[];
+    /** Associations open at once; more are rejected (transient, local limit exceeded). */
+    maxAssociations: number;
+    /** Seconds a new connection has to send its A-ASSOCIATE-RQ (the ARTIM timer, PS3.8 9.1.5). */
+    artimTimeoutSeconds: number;
+    /** Seconds without a PDU after which an association is aborted. */
+    idleTimeoutSeconds: number;
   };
   limits: {
     /** Largest HTTP request body (STOW), in bytes. */
@@ -62,6 +68,9 @@ export const DEFAULT_CONFIG: GatewayConfig = {
     maxPduLength: 262144,
     storageSopClasses: 'all',
     extraStorageSopClasses: [],
+    maxAssociations: 64,
+    artimTimeoutSeconds: 30,
+    idleTimeoutSeconds: 300,
   },
   limits: {
     maxBodyBytes: 4 * 1024 * 1024 * 1024,
@@ -105,6 +114,9 @@ const SCHEMA = {
         maxPduLength: { type: 'integer', minimum: 4096, maximum: 16777216 },
         storageSopClasses: { anyOf: [{ const: 'all' }, { type: 'array', items: UID }] },
         extraStorageSopClasses: { type: 'array', items: UID },
+        maxAssociations: POSITIVE,
+        artimTimeoutSeconds: { type: 'number', exclusiveMinimum: 0 },
+        idleTimeoutSeconds: { type: 'number', exclusiveMinimum: 0 },
       },
     },
     limits: {

@@ -5,8 +5,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { GatewayConfig } from './config.js';
 import { openCore, sopClassAcceptor, type GatewayCore } from './core.js';
-import { bridgeDimseLogging } from './dimse/dimse-log.js';
 import { DimseServer } from './dimse/dimse-server.js';
+import { createServices } from './dimse/services.js';
 import { buildHttpApp } from './http/app.js';
 import type { Logger } from './log.js';
 
@@ -25,16 +25,18 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
   let dimseServer: DimseServer | undefined;
   try {
     http = await buildHttpApp({ core, health: { ready: () => ready } });
-    bridgeDimseLogging(log);
     dimseServer = new DimseServer({
       host: config.dimse.host,
       port: config.dimse.port,
       maxPduLength: config.dimse.maxPduLength,
+      maxAssociations: config.dimse.maxAssociations,
+      artimTimeoutMs: config.dimse.artimTimeoutSeconds * 1000,
+      idleTimeoutMs: config.dimse.idleTimeoutSeconds * 1000,
       aeTitle: config.dimse.aeTitle,
       allowedCallingAETitles: config.dimse.allowedCallingAETitles,
       checkCalledAETitle: config.dimse.checkCalledAETitle,
       negotiation: { acceptStorage: sopClassAcceptor(config) },
-      ingest: core.ingest,
+      services: createServices({ ingest: core.ingest }),
       log,
     });
     const dimsePort = await dimseServer.listen();

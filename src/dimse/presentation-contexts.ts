@@ -1,46 +1,47 @@
 /**
- * Presentation context negotiation (PS3.8 9.3.2.2, PS3.7 D.3.3): Verification is always accepted;
- * storage SOP classes we accept get the first proposed transfer syntax we can store as received.
+ * Presentation context negotiation (PS3.8 9.3.2.2, PS3.7 D.3.3): each proposed context is accepted with
+ * the first proposed transfer syntax we support for its abstract syntax, or rejected with the reason.
  */
-import dimse from 'dcmjs-dimse';
 import { allTransferSyntaxes } from '../dicom/transfer-syntax.js';
+import { ContextResult, type AcceptedContext, type ProposedContext } from './pdu.js';
 
-const { PresentationContextResult, SopClass } = dimse.constants;
+export const VERIFICATION_SOP_CLASS = '1.2.840.10008.1.1';
 
-const VERIFICATION_TRANSFER_SYNTAXES = new Set([
-  '1.2.840.10008.1.2',
-  '1.2.840.10008.1.2.1',
-  '1.2.840.10008.1.2.2',
-]);
-const STORABLE_TRANSFER_SYNTAXES = new Set(allTransferSyntaxes().map((ts) => ts.uid));
-
-type Association = InstanceType<typeof dimse.association.Association>;
+const UNCOMPRESSED = new Set(['1.2.840.10008.1.2', '1.2.840.10008.1.2.1', '1.2.840.10008.1.2.2']);
+const STORABLE = new Set(allTransferSyntaxes().map((ts) => ts.uid));
 
 export interface NegotiationPolicy {
+  /** Storage SOP classes accepted for C-STORE. */
   acceptStorage: (sopClassUid: string) => boolean;
+  /** Other abstract syntaxes (query/retrieve models), each with the transfer syntaxes it accepts. */
+  services?: Map<string, Set<string>>;
 }
 
-/** Sets each proposed context's result; returns how many were accepted. */
-export function negotiatePresentationContexts(association: Association, policy: NegotiationPolicy): number {
-  let accepted = 0;
-  for (const { id } of association.getPresentationContexts()) {
-    const context = association.getPresentationContext(id);
-    const abstractSyntax = context.getAbstractSyntaxUid();
-    let supported: Set<string>;
-    if (abstractSyntax === SopClass.Verification) supported = VERIFICATION_TRANSFER_SYNTAXES;
-    else if (policy.acceptStorage(abstractSyntax)) supported = STORABLE_TRANSFER_SYNTAXES;
-    else {
-      context.setResult(PresentationContextResult.RejectAbstractSyntaxNotSupported);
-      continue;
+export function negotiatePresentationContexts(
+  proposed: ProposedContext[],
+  policy: NegotiationPolicy,
+): AcceptedContext[] {
+  return proposed.map((context) => {
+    const supported =
+      context.abstractSyntax === VERIFICATION_SOP_CLASS
+        ? UNCOMPRESSED
+        : (policy.services?.get(context.abstractSyntax) ??
+          (policy.acceptStorage(context.abstractSyntax) ? STORABLE : undefined));
+    if (!supported) {
+      return {
+        id: context.id,
+        result: ContextResult.AbstractSyntaxNotSupported,
+        transferSyntax: context.transferSyntaxes[0] ?? '',
+      };
     }
     // The proposer lists its preference first; store what it prefers to send.
-    const chosen = context.getTransferSyntaxUids().find((ts) => supported.has(ts));
-    if (chosen) {
-      context.setResult(PresentationContextResult.Accept, chosen);
-      accepted++;
-    } else {
-      context.setResult(PresentationContextResult.RejectTransferSyntaxesNotSupported);
-    }
-  }
-  return accepted;
+    const chosen = context.transferSyntaxes.find((ts) => supported.has(ts));
+    return chosen
+      ? { id: context.id, result: ContextResult.Acceptance, transferSyntax: chosen }
+      : {
+          id: context.id,
+          result: ContextResult.TransferSyntaxesNotSupported,
+          transferSyntax: context.transferSyntaxes[0] ?? '',
+        };
+  });
 }

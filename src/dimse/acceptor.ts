@@ -1,0 +1,132 @@
+/**
+ * The acceptor side of an association: the ARTIM timer until an A-ASSOCIATE-RQ arrives, AE title
+ * checks, presentation context negotiation, then requests dispatched to the services.
+ */
+import type { Socket } from 'node:net';
+import { IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME } from '../dicom/file-meta.js';
+import {
+  DimseConnection,
+  type ConnectionOptions,
+  type IncomingRequest,
+  type RequestHandling,
+} from './connection.js';
+import {
+  AbortReason,
+  PduType,
+  ProtocolError,
+  Reject,
+  encodeAssociateAC,
+  encodeAssociateRJ,
+  type AssociateRQ,
+  type Pdu,
+  type RoleSelection,
+} from './pdu.js';
+import { negotiatePresentationContexts, type NegotiationPolicy } from './presentation-contexts.js';
+
+export interface AssociationDecision {
+  reject?: { result: number; source: number; reason: number; why: string };
+}
+
+export interface AcceptorPolicy {
+  aeTitle: string;
+  /** Decides on the association before negotiation (AE titles, peers, limits). */
+  admit(rq: AssociateRQ, remoteAddress: string): AssociationDecision;
+  negotiation: NegotiationPolicy;
+  /** SCP/SCU role selection answers for the proposed roles (C-GET asks us to be SCU of storage). */
+  roles?(proposed: RoleSelection[]): RoleSelection[];
+}
+
+export interface Services {
+  handle(connection: AcceptorConnection, request: IncomingRequest): RequestHandling;
+}
+
+export interface AcceptorOptions extends ConnectionOptions {
+  /** Time allowed between connecting and the A-ASSOCIATE-RQ, and after a reject (PS3.8 9.1.5). */
+  artimTimeoutMs: number;
+  policy: AcceptorPolicy;
+  services: Services;
+}
+
+export class AcceptorConnection extends DimseConnection {
+  callingAETitle = '';
+  calledAETitle = '';
+  /** Storage SOP classes for which the requestor accepted the SCP role from us (C-GET sub-operations). */
+  readonly scuRoles = new Set<string>();
+
+  constructor(
+    socket: Socket,
+    private readonly acceptor: AcceptorOptions,
+  ) {
+    super(socket, acceptor);
+    this.setIdleTimeout(acceptor.artimTimeoutMs);
+  }
+
+  get remoteAddress(): string {
+    return this.socket.remoteAddress ?? '';
+  }
+
+  protected handleAssociationPdu(pdu: Pdu): void {
+    if (pdu.type !== PduType.AssociateRQ || this.state !== 'awaiting-association') {
+      throw new ProtocolError(`unexpected PDU type ${pdu.type}`, AbortReason.UnexpectedPdu);
+    }
+    this.callingAETitle = pdu.callingAETitle;
+    this.calledAETitle = pdu.calledAETitle;
+    const log = this.log;
+    if (pdu.protocolVersion & 1) {
+      const decision = this.acceptor.policy.admit(pdu, this.remoteAddress);
+      if (decision.reject) {
+        log.warn(
+          { callingAE: pdu.callingAETitle, calledAE: pdu.calledAETitle, why: decision.reject.why },
+          'association rejected',
+        );
+        this.rejectAssociation(decision.reject.result, decision.reject.source, decision.reject.reason);
+        return;
+      }
+    } else {
+      this.rejectAssociation(Reject.Permanent, Reject.SourceAcse, Reject.ProtocolVersionNotSupported);
+      return;
+    }
+    const accepted = negotiatePresentationContexts(pdu.contexts, this.acceptor.policy.negotiation);
+    const roles = this.acceptor.policy.roles?.(pdu.user.roles) ?? [];
+    for (const role of roles) if (role.scp) this.scuRoles.add(role.sopClassUid);
+    this.write(
+      encodeAssociateAC({
+        calledAETitle: pdu.calledAETitle,
+        callingAETitle: pdu.callingAETitle,
+        contexts: accepted,
+        user: {
+          maxPduLength: this.options.maxPduLength,
+          implementationClassUid: IMPLEMENTATION_CLASS_UID,
+          implementationVersionName: IMPLEMENTATION_VERSION_NAME,
+          roles,
+        },
+      }),
+    );
+    this.establish(
+      accepted,
+      new Map(pdu.contexts.map((c) => [c.id, c.abstractSyntax])),
+      pdu.user.maxPduLength,
+    );
+    log.info(
+      {
+        callingAE: pdu.callingAETitle,
+        calledAE: pdu.calledAETitle,
+        accepted: accepted.filter((c) => c.result === 0).length,
+        proposed: pdu.contexts.length,
+      },
+      'association accepted',
+    );
+    this.emit('established');
+  }
+
+  private rejectAssociation(result: number, source: number, reason: number): void {
+    this.write(encodeAssociateRJ(result, source, reason));
+    // The requestor closes the transport; if it does not, the ARTIM timer does (PS3.8 9.2 Sta13).
+    this.setIdleTimeout(this.acceptor.artimTimeoutMs);
+    this.socket.end();
+  }
+
+  protected handleRequest(request: IncomingRequest): RequestHandling {
+    return this.acceptor.services.handle(this, request);
+  }
+}
