@@ -42,6 +42,10 @@ export interface GatewayConfig {
     /** Seconds without a PDU after which an association is aborted. */
     idleTimeoutSeconds: number;
   };
+  qido: {
+    /** Person names match regardless of case (PS3.4 C.2.2.2.1 leaves it to the SCP). */
+    caseInsensitivePersonNames: boolean;
+  };
   limits: {
     /** Largest HTTP request body (STOW), in bytes. */
     maxBodyBytes: number;
@@ -72,6 +76,7 @@ export const DEFAULT_CONFIG: GatewayConfig = {
     artimTimeoutSeconds: 30,
     idleTimeoutSeconds: 300,
   },
+  qido: { caseInsensitivePersonNames: true },
   limits: {
     maxBodyBytes: 4 * 1024 * 1024 * 1024,
     maxInstanceBytes: 2 * 1024 * 1024 * 1024,
@@ -118,6 +123,11 @@ const SCHEMA = {
         artimTimeoutSeconds: { type: 'number', exclusiveMinimum: 0 },
         idleTimeoutSeconds: { type: 'number', exclusiveMinimum: 0 },
       },
+    },
+    qido: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { caseInsensitivePersonNames: { type: 'boolean' } },
     },
     limits: {
       type: 'object',

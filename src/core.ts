@@ -11,6 +11,7 @@ import { SqliteIndex } from './index/sqlite-index.js';
 import { IngestService } from './ingest/store-instance.js';
 import type { Logger } from './log.js';
 import { SearchService } from './query/search-service.js';
+import { RetrieveService } from './retrieve/retrieve-service.js';
 import type { FileStore } from './storage/file-store.js';
 import { FsFileStore } from './storage/fs-file-store.js';
 
@@ -21,6 +22,7 @@ export interface GatewayCore {
   index: IndexStore;
   ingest: IngestService;
   search: SearchService;
+  retrieve: RetrieveService;
   close(): Promise<void>;
 }
 
@@ -52,8 +54,9 @@ export async function openCore(config: GatewayConfig, log: Logger): Promise<Gate
   );
   const search = new SearchService(index, {
     maxLimit: config.limits.qidoMaxLimit,
-    caseInsensitivePersonNames: true,
+    caseInsensitivePersonNames: config.qido.caseInsensitivePersonNames,
   });
+  const retrieve = new RetrieveService(index, store);
   return {
     config,
     log,
@@ -61,6 +64,7 @@ export async function openCore(config: GatewayConfig, log: Logger): Promise<Gate
     index,
     ingest,
     search,
+    retrieve,
     close: async () => {
       await store.close();
       await index.close();

@@ -4,10 +4,12 @@
  */
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { GatewayCore } from '../core.js';
+import { installCors } from './cors.js';
 import { installErrorHandler } from './error-handler.js';
 import { registerHealthRoutes, type HealthState } from './routes/health.js';
 import { registerQidoRoutes } from './routes/qido.js';
 import { registerStowRoutes } from './routes/stow.js';
+import { registerWadoRoutes } from './routes/wado.js';
 
 export interface HttpAppOptions {
   core: GatewayCore;
@@ -57,11 +59,13 @@ export async function buildHttpApp({ core, health }: HttpAppOptions): Promise<Fa
   });
 
   installErrorHandler(app);
+  installCors(app, core.config.http.corsOrigins);
   registerHealthRoutes(app, health);
   await app.register(
     async (dicomweb) => {
       registerStowRoutes(dicomweb, core);
       registerQidoRoutes(dicomweb, core);
+      registerWadoRoutes(dicomweb, core, core.retrieve);
     },
     { prefix: core.config.http.root },
   );

@@ -109,6 +109,15 @@ export interface IndexStore {
     seriesInstanceUid?: string;
     sopInstanceUid?: string;
   }): string[];
+  /**
+   * A token that changes whenever the instances in scope change (added, replaced, removed), for ETags;
+   * undefined when the scope holds no instance.
+   */
+  scopeVersion(scope: {
+    studyInstanceUid: string;
+    seriesInstanceUid?: string;
+    sopInstanceUid?: string;
+  }): string | undefined;
   /** The stored DICOM JSON of one instance. */
   getMetadata(sopInstanceUid: string): string | undefined;
   /** Runs a QIDO / C-FIND query. */

@@ -70,8 +70,9 @@ export const MIGRATIONS: string[] = [
   CREATE INDEX series_study ON series (study_pk, series_number);
   CREATE INDEX series_modality ON series (modality, study_pk);
 
+  -- AUTOINCREMENT: a key is never reused, so (count, max, sum) of keys identifies a set of instances (ETags).
   CREATE TABLE instances (
-    pk INTEGER PRIMARY KEY,
+    pk INTEGER PRIMARY KEY AUTOINCREMENT,
     series_pk INTEGER NOT NULL REFERENCES series (pk),
     sop_uid TEXT NOT NULL UNIQUE,
     sop_class_uid TEXT NOT NULL,

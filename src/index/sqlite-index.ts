@@ -335,6 +335,17 @@ export class SqliteIndex implements IndexStore {
     return rows.map(([blob]) => inflateRawSync(blob).toString('utf8'));
   }
 
+  scopeVersion(scope: Scope): string | undefined {
+    const { where, params } = scopeFilter(scope);
+    const row = this.db
+      .prepare(
+        `SELECT count(*) AS n, max(i.pk) AS maxPk, total(i.pk) AS sumPk ${INSTANCE_JOIN} WHERE ${where}`,
+      )
+      .get(...params) as { n: number; maxPk: number | null; sumPk: number };
+    // Rows are only ever inserted or deleted (a replacement is a new row), so these three change on every edit.
+    return row.n === 0 ? undefined : `${row.n}-${row.maxPk}-${row.sumPk}`;
+  }
+
   getMetadata(sopInstanceUid: string): string | undefined {
     const row = this.statements.getMetadata.get(sopInstanceUid) as { metadata: Buffer } | undefined;
     return row ? inflateRawSync(row.metadata).toString('utf8') : undefined;

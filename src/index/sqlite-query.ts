@@ -211,7 +211,8 @@ function conditionSql(
       if (!key) throw new Error(`no fuzzy key for ${condition.field}`);
       return {
         sql: condition.tokens.map(() => `${key} GLOB ?`).join(' AND ') || '1',
-        params: condition.tokens.map((t) => `* ${escapeGlob(t)}*`),
+        // Each token prefixes a component; its own `*` and `?` stay wildcards, `[` is literal.
+        params: condition.tokens.map((t) => `* ${dicomToGlob(t)}*`),
       };
     }
   }

@@ -28,12 +28,15 @@ export function personNameFuzzyKey(name: string | undefined): string | undefined
   return ` ${components.join(' ')} `;
 }
 
-/** Tokens of a fuzzy query value: each must prefix some component. */
+/**
+ * Tokens of a fuzzy query value: each must prefix some component. `*` and `?` stay in a token as
+ * wildcards (`j?rg` still finds Jürgen), so fuzzy matching never finds less than literal matching; a
+ * token of wildcards alone matches anything and is dropped.
+ */
 export function fuzzyTokens(value: string): string[] {
   return foldForFuzzy(value)
-    .replace(/[*?]/g, ' ')
     .split(/[\^=\\\s,]+/)
-    .filter((t) => t !== '');
+    .filter((t) => t !== '' && !/^\*+$/.test(t));
 }
 
 /** DA as YYYYMMDD; accepts the old YYYY.MM.DD form (PS3.5 6.2, ACR-NEMA). Undefined if not a date. */
@@ -62,4 +65,21 @@ export function timeUpperBound(value: string): string | undefined {
   if (!match) return undefined;
   const fraction = match[4] ? match[4].padEnd(7, '9') : '.999999';
   return `${match[1]}${match[2] ?? '59'}${match[3] ?? '59'}${fraction}`;
+}
+
+/** Whether a YYYYMMDD text names a real calendar day (month 01-12, a day the month has). */
+export function isCalendarDate(date: string): boolean {
+  const match = /^(\d{4})(\d{2})(\d{2})$/.exec(date);
+  if (!match) return false;
+  const [year, month, day] = [Number(match[1]), Number(match[2]), Number(match[3])];
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  const days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1];
+  return days !== undefined && day >= 1 && day <= days;
+}
+
+/** Whether a normalised HHMMSS[.FFFFFF] text is a time of day (hour 00-23, minute 00-59, second 00-60). */
+export function isClockTime(time: string): boolean {
+  const match = /^(\d{2})(\d{2})(\d{2})(\.\d{1,6})?$/.exec(time);
+  if (!match) return false;
+  return Number(match[1]) <= 23 && Number(match[2]) <= 59 && Number(match[3]) <= 60;
 }

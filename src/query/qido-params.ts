@@ -8,7 +8,14 @@ import { isValidUid } from '../dicom/uid.js';
 import { GatewayError } from '../errors.js';
 import { catalogByTag, LEVEL_ORDER, type CatalogEntry, type QueryLevel } from './attributes.js';
 import type { MatchCondition, QuerySpec } from './query-model.js';
-import { fuzzyTokens, normalizeDate, normalizeTime, timeUpperBound } from './normalize.js';
+import {
+  fuzzyTokens,
+  isCalendarDate,
+  isClockTime,
+  normalizeDate,
+  normalizeTime,
+  timeUpperBound,
+} from './normalize.js';
 
 export interface QidoOptions {
   /** Largest page the server returns (limits.qidoMaxLimit). */
@@ -19,10 +26,17 @@ export interface QidoOptions {
 
 export interface ParsedQido {
   spec: QuerySpec;
-  /** Tags to return beyond the level's defaults; 'all' for includefield=all. */
-  includeFields: Set<number> | 'all';
+  /** Tags to return beyond the level's defaults, and whether includefield=all was given. */
+  includeFields: IncludeFields;
+  /** Warnings for the response (PS3.18 8.3.4: unsupported optional parameters). */
+  warnings: string[];
   /** The server's maximum cut the page the client asked for (or the client set no limit). */
   limitCappedByServer: boolean;
+}
+
+export interface IncludeFields {
+  all: boolean;
+  tags: Set<number>;
 }
 
 export interface MatchKey {
@@ -31,7 +45,16 @@ export interface MatchKey {
 }
 
 /** Keys a matching key may not name: they are query controls. */
-const CONTROL_KEYS = new Set(['limit', 'offset', 'fuzzymatching', 'includefield', 'accept', 'charset']);
+const CONTROL_KEYS = new Set([
+  'limit',
+  'offset',
+  'fuzzymatching',
+  'includefield',
+  'accept',
+  'charset',
+  'emptyvaluematching',
+  'multiplevaluematching',
+]);
 
 export function parseQido(
   level: Exclude<QueryLevel, 'PATIENT'>,
@@ -42,8 +65,8 @@ export function parseQido(
   let limit: number | undefined;
   let offset = 0;
   let fuzzy = false;
-  const includeFields = new Set<number>();
-  let includeAll = false;
+  const includeFields: IncludeFields = { all: false, tags: new Set() };
+  const warnings: string[] = [];
   const keys: MatchKey[] = [];
 
   for (const [rawKey, value] of pairs) {
@@ -65,12 +88,19 @@ export function parseQido(
           .split(',')
           .map((f) => f.trim())
           .filter(Boolean)) {
-          if (field.toLowerCase() === 'all') includeAll = true;
-          else includeFields.add(resolveTag(field, 'includefield'));
+          if (field.toLowerCase() === 'all') includeFields.all = true;
+          else includeFields.tags.add(resolveTag(field, 'includefield'));
         }
         continue;
       case 'accept':
       case 'charset':
+        continue;
+      case 'emptyvaluematching':
+      case 'multiplevaluematching':
+        // Optional in PS3.18 Table 8.3.4-1; unsupported ones are ignored with a warning.
+        if (!/^(true|false)$/i.test(value)) throw badRequest(`${key} must be true or false, got "${value}"`);
+        if (value.toLowerCase() === 'true')
+          warnings.push(`${key.toLowerCase()} is not supported and was ignored`);
         continue;
     }
     if (CONTROL_KEYS.has(key.toLowerCase())) continue;
@@ -81,7 +111,7 @@ export function parseQido(
     fuzzy,
     caseInsensitive: options.caseInsensitivePersonNames,
   });
-  for (const key of keys) includeFields.add(key.tag);
+  for (const key of keys) includeFields.tags.add(key.tag);
 
   const limitCappedByServer = limit === undefined || limit > options.maxLimit;
   return {
@@ -92,7 +122,8 @@ export function parseQido(
       limit: limit === undefined ? options.maxLimit : Math.min(limit, options.maxLimit),
       offset,
     },
-    includeFields: includeAll ? 'all' : includeFields,
+    includeFields,
+    warnings,
     limitCappedByServer,
   };
 }
@@ -110,8 +141,11 @@ export function buildConditions(
   const byTag = new Map(keys.map((k) => [k.tag, k.value]));
   const studyDate = byTag.get(0x00080020);
   const studyTime = byTag.get(0x00080030);
-  // StudyDate and StudyTime together are one combined date-time range (PS3.4 C.2.2.2.5.1).
-  const combined = studyDate !== undefined && studyDate !== '' && studyTime !== undefined && studyTime !== '';
+  // A StudyDate range and a StudyTime range of the same form are one combined date-time range (PS3.4
+  // C.2.2.2.5): 20240101-20240102 with 2200-0200 is 1 January 22:00 to 2 January 02:00. Any other pair
+  // (a single value, ranges of different forms) matches each attribute on its own.
+  const combined =
+    studyDate !== undefined && studyTime !== undefined && sameRangeForm(studyDate.trim(), studyTime.trim());
 
   for (const { tag, value } of keys) {
     const entry = matchableEntry(tag, level);
@@ -123,6 +157,13 @@ export function buildConditions(
   return conditions;
 }
 
+const LEVEL_NAMES: Record<QueryLevel, string> = {
+  PATIENT: 'patients',
+  STUDY: 'studies',
+  SERIES: 'series',
+  IMAGE: 'instances',
+};
+
 function matchableEntry(tag: number, level: QueryLevel): CatalogEntry {
   const entry = catalogByTag(tag);
   if (!entry || !entry.matchable) {
@@ -131,7 +172,7 @@ function matchableEntry(tag: number, level: QueryLevel): CatalogEntry {
   // Patient and study keys are matchable from any level below them; lower-level keys are not above.
   if (LEVEL_ORDER[entry.level] > LEVEL_ORDER[level]) {
     throw badRequest(
-      `attribute ${describeTag(tag)} is a ${entry.level.toLowerCase()} attribute and cannot match ${level.toLowerCase()}s`,
+      `${describeTag(tag)} is an attribute of ${LEVEL_NAMES[entry.level]} and cannot match ${LEVEL_NAMES[level]}`,
     );
   }
   return entry;
@@ -146,7 +187,7 @@ function condition(
   const field = entry.field;
   switch (entry.vr) {
     case 'UI': {
-      const values = splitList(value);
+      const values = splitList(value, entry);
       for (const uid of values) {
         if (!isValidUid(uid))
           throw badRequest(`${entry.keyword} value "${uid.slice(0, 80)}" is not a valid UID`);
@@ -160,12 +201,14 @@ function condition(
     case 'TM':
       return timeCondition(entry, value);
     case 'PN': {
-      if (options.fuzzy) return { kind: 'fuzzyName', field, tokens: fuzzyTokens(value) };
+      // A value without a name component ("^", "\", "**") has nothing to be fuzzy about: match it literally.
+      const tokens = options.fuzzy ? fuzzyTokens(value) : [];
+      if (tokens.length > 0) return { kind: 'fuzzyName', field, tokens };
       return wildcardOrSingle(field, value, options.caseInsensitive);
     }
     case 'IS':
     case 'US': {
-      const values = splitList(value);
+      const values = splitList(value, entry);
       for (const v of values) {
         if (!/^[+-]?\d+$/.test(v))
           throw badRequest(`${entry.keyword} value "${v.slice(0, 80)}" is not an integer`);
@@ -177,7 +220,7 @@ function condition(
     }
     case 'CS': {
       // A CS value never contains "\" or ",", so a list of them is unambiguous (OHIF sends CT\MR).
-      const values = splitList(value);
+      const values = splitList(value, entry);
       if (values.length > 1) return { kind: 'list', field, values };
       return wildcardOrSingle(field, value, false);
     }
@@ -195,11 +238,14 @@ function wildcardOrSingle(
   return { kind: 'single', field, value, caseInsensitive };
 }
 
-function splitList(value: string): string[] {
-  return value
+/** Values of a list (backslash- or comma-separated); an empty list is an error, never "match nothing". */
+function splitList(value: string, entry: CatalogEntry): string[] {
+  const values = value
     .split(/[\\,]/)
     .map((v) => v.trim())
     .filter((v) => v !== '');
+  if (values.length === 0) throw badRequest(`${entry.keyword} value "${value}" holds no value`);
+  return values;
 }
 
 function splitRange(value: string): [string, string] | undefined {
@@ -208,50 +254,86 @@ function splitRange(value: string): [string, string] | undefined {
   return [value.slice(0, dash).trim(), value.slice(dash + 1).trim()];
 }
 
+/** "A-B", "-B" or "A-" (undefined: not a range, or the meaningless "-"). */
+function rangeForm(value: string): 'closed' | 'upTo' | 'from' | undefined {
+  const range = splitRange(value);
+  if (!range) return undefined;
+  const [from, to] = range;
+  if (from && to) return 'closed';
+  if (to) return 'upTo';
+  if (from) return 'from';
+  return undefined;
+}
+
+function sameRangeForm(dateValue: string, timeValue: string): boolean {
+  const form = rangeForm(dateValue);
+  return form !== undefined && form === rangeForm(timeValue);
+}
+
+/** A query date: YYYYMMDD (or YYYY.MM.DD) that names a real day. */
+function queryDate(text: string): string | undefined {
+  const date = normalizeDate(text);
+  return date && isCalendarDate(date) ? date : undefined;
+}
+
+/** A query time's lower (or exact) and upper bound, or undefined if it is not a time of day. */
+function queryTime(text: string, bound: 'from' | 'to'): string | undefined {
+  const time = bound === 'from' ? normalizeTime(text) : timeUpperBound(text);
+  return time && isClockTime(normalizeTime(text) ?? '') ? time : undefined;
+}
+
+/** A range whose lower end lies after its upper end matches nothing: say so (PS3.4 C.2.2.2.5 wants from <= to). */
+function checkOrder(what: string, from: string | undefined, to: string | undefined): void {
+  if (from !== undefined && to !== undefined && from > to) {
+    throw badRequest(`${what} is a range whose start lies after its end`);
+  }
+}
+
 function dateCondition(entry: CatalogEntry, value: string): MatchCondition {
   const range = splitRange(value);
   if (!range) {
-    const date = normalizeDate(value);
+    const date = queryDate(value);
     if (!date) throw badRequest(`${entry.keyword} value "${value}" is not a date (YYYYMMDD) or range`);
     return { kind: 'single', field: entry.field, value: date, caseInsensitive: false };
   }
   const [fromText, toText] = range;
-  const from = fromText ? normalizeDate(fromText) : undefined;
-  const to = toText ? normalizeDate(toText) : undefined;
+  const from = fromText ? queryDate(fromText) : undefined;
+  const to = toText ? queryDate(toText) : undefined;
   if ((fromText && !from) || (toText && !to) || (!fromText && !toText)) {
     throw badRequest(`${entry.keyword} value "${value}" is not a valid date range`);
   }
+  checkOrder(`${entry.keyword} value "${value}"`, from, to);
   return { kind: 'range', field: entry.field, from, to };
 }
 
 function timeCondition(entry: CatalogEntry, value: string): MatchCondition {
   const range = splitRange(value);
   const [fromText, toText] = range ?? [value, value];
-  const from = fromText ? normalizeTime(fromText) : undefined;
-  const to = toText ? timeUpperBound(toText) : undefined;
+  const from = fromText ? queryTime(fromText, 'from') : undefined;
+  const to = toText ? queryTime(toText, 'to') : undefined;
   if ((fromText && !from) || (toText && !to) || (!fromText && !toText)) {
     throw badRequest(`${entry.keyword} value "${value}" is not a valid time (HHMMSS) or range`);
   }
+  // Range matching does not cross midnight (PS3.4 C.2.2.2.5); with StudyDate it can (combinedDateTime).
+  checkOrder(`${entry.keyword} value "${value}"`, from, to);
   return { kind: 'range', field: entry.field, from, to };
 }
 
+/** StudyDate and StudyTime ranges of the same form, matched as one date-time range. */
 function combinedDateTime(dateValue: string, timeValue: string): MatchCondition {
-  const dates = splitRange(dateValue.trim()) ?? [dateValue.trim(), dateValue.trim()];
-  const times = splitRange(timeValue.trim()) ?? [timeValue.trim(), timeValue.trim()];
-  const fromDate = dates[0] ? normalizeDate(dates[0]) : undefined;
-  const toDate = dates[1] ? normalizeDate(dates[1]) : undefined;
-  const fromTime = times[0] ? normalizeTime(times[0]) : '000000';
-  const toTime = times[1] ? timeUpperBound(times[1]) : '235959.999999';
-  if ((dates[0] && !fromDate) || (dates[1] && !toDate) || !fromTime || !toTime) {
+  const [fromDateText, toDateText] = splitRange(dateValue.trim())!;
+  const [fromTimeText, toTimeText] = splitRange(timeValue.trim())!;
+  const fromDate = fromDateText ? queryDate(fromDateText) : undefined;
+  const toDate = toDateText ? queryDate(toDateText) : undefined;
+  const fromTime = fromTimeText ? queryTime(fromTimeText, 'from') : undefined;
+  const toTime = toTimeText ? queryTime(toTimeText, 'to') : undefined;
+  if (Boolean(fromDate) !== Boolean(fromTime) || Boolean(toDate) !== Boolean(toTime)) {
     throw badRequest(`StudyDate "${dateValue}" with StudyTime "${timeValue}" is not a valid date-time range`);
   }
-  return {
-    kind: 'dateTimeRange',
-    dateField: 'studyDate',
-    timeField: 'studyTime',
-    from: fromDate ? fromDate + fromTime : undefined,
-    to: toDate ? toDate + toTime : undefined,
-  };
+  const from = fromDate && fromTime ? fromDate + fromTime : undefined;
+  const to = toDate && toTime ? toDate + toTime : undefined;
+  checkOrder(`StudyDate "${dateValue}" with StudyTime "${timeValue}"`, from, to);
+  return { kind: 'dateTimeRange', dateField: 'studyDate', timeField: 'studyTime', from, to };
 }
 
 /** A keyword (PatientName) or hex tag (00100010) to its tag. */

@@ -6,6 +6,7 @@
 import { personName, type DicomJsonAttribute, type DicomJsonDataset } from '../dicom/dicom-json.js';
 import { tagToHex } from '../dicom/dictionary.js';
 import { CATALOG, DEFAULT_RETURN_KEYS, LEVEL_ORDER, catalogByTag, type QueryLevel } from './attributes.js';
+import type { IncludeFields } from './qido-params.js';
 import type { QueryRow, QuerySpec } from './query-model.js';
 
 export interface ResultContext {
@@ -32,9 +33,8 @@ export function defaultReturnTags(
 }
 
 /** Whether any requested tag must come from stored metadata rather than the index row. */
-export function needsRepresentative(level: QueryLevel, include: Set<number> | 'all'): boolean {
-  if (include === 'all') return false;
-  for (const tag of include) {
+export function needsRepresentative(level: QueryLevel, include: IncludeFields): boolean {
+  for (const tag of include.tags) {
     const entry = catalogByTag(tag);
     if (!entry || LEVEL_ORDER[entry.level] > LEVEL_ORDER[level]) return true;
   }
@@ -45,14 +45,13 @@ export function rowsToJson(
   rows: QueryRow[],
   level: Exclude<QueryLevel, 'PATIENT'>,
   scope: QuerySpec['scope'],
-  include: Set<number> | 'all',
+  include: IncludeFields,
   context: ResultContext,
 ): DicomJsonDataset[] {
   const tags = defaultReturnTags(level, scope);
-  if (include === 'all') {
+  include.tags.forEach((t) => tags.add(t));
+  if (include.all) {
     for (const entry of CATALOG) if (LEVEL_ORDER[entry.level] <= LEVEL_ORDER[level]) tags.add(entry.tag);
-  } else {
-    include.forEach((t) => tags.add(t));
   }
   const sorted = [...tags].sort((a, b) => a - b);
   return rows.map((row) => rowToJson(row, level, sorted, context));
@@ -68,11 +67,13 @@ function rowToJson(
   let metadata: DicomJsonDataset | undefined | null = null;
   for (const tag of tags) {
     const entry = catalogByTag(tag);
-    if (entry && LEVEL_ORDER[entry.level] <= LEVEL_ORDER[level]) {
+    if (entry && LEVEL_ORDER[entry.level] <= LEVEL_ORDER[level] && entry.field in row) {
       out[tagToHex(tag)] = fieldToJson(entry.vr, row[entry.field]);
       continue;
     }
-    if (entry) continue; // a lower level's attribute: there is no single value at this level
+    // A lower level's attribute has no single value at this level; the patient-level counts are only
+    // kept for patient-level queries (the row lacks them): neither is returned rather than returned empty.
+    if (entry) continue;
     if (metadata === null) {
       const sop = row.representativeSopInstanceUid;
       metadata = sop ? context.metadataOf(sop) : undefined;

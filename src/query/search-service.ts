@@ -8,8 +8,8 @@ import { needsRepresentative, rowsToJson } from './query-result-json.js';
 
 export interface SearchResult {
   results: DicomJsonDataset[];
-  /** Set when the server's maximum page size cut the result (PS3.18 8.3.4.4: Warning 299). */
-  truncatedWarning?: string;
+  /** For Warning 299 headers: the server's maximum cut the result (PS3.18 8.3.4.4), parameters ignored. */
+  warnings: string[];
 }
 
 export class SearchService {
@@ -24,7 +24,12 @@ export class SearchService {
     pairs: [string, string][],
     retrieveBase: string,
   ): SearchResult {
-    const { spec, includeFields, limitCappedByServer } = parseQido(level, scope, pairs, this.options);
+    const { spec, includeFields, warnings, limitCappedByServer } = parseQido(
+      level,
+      scope,
+      pairs,
+      this.options,
+    );
     spec.withRepresentative = needsRepresentative(level, includeFields);
     const { rows, more } = this.index.query(spec);
     const results = rowsToJson(rows, level, scope, includeFields, {
@@ -34,10 +39,9 @@ export class SearchService {
         return text ? (JSON.parse(text) as DicomJsonDataset) : undefined;
       },
     });
-    const truncatedWarning =
-      more && limitCappedByServer
-        ? `the result was limited to ${spec.limit} matches; use offset to page through the rest`
-        : undefined;
-    return { results, truncatedWarning };
+    if (more && limitCappedByServer) {
+      warnings.push(`the result was limited to ${spec.limit} matches; use offset to page through the rest`);
+    }
+    return { results, warnings };
   }
 }

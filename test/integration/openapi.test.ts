@@ -22,7 +22,15 @@ test('openapi.yaml is valid OpenAPI and lists exactly the routes the app registe
       gateway.running.http.routeTable
         // HEAD is added by fastify for every GET; OPTIONS is the CORS preflight handler.
         .filter((r) => r.method !== 'HEAD' && !(r.method === 'OPTIONS' && r.url.endsWith('*')))
-        .map((r) => `${r.method} ${r.url.replace(/:(\w+)/g, '{$1}').replace(/\/$/, '') || '/'}`),
+        .map(
+          (r) =>
+            `${r.method} ${
+              r.url
+                .replace(/:(\w+)/g, '{$1}')
+                .replace(/\*$/, '{path}')
+                .replace(/\/$/, '') || '/'
+            }`,
+        ),
     );
     assert.deepEqual(
       [...served].filter((r) => !documented.has(r)).sort(),

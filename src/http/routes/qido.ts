@@ -42,13 +42,17 @@ function search(
     }
   }
   const base = publicBase(request, core.config.http.publicBaseUrl, core.config.http.root);
-  const { results, truncatedWarning } = core.search.search(
+  const { results, warnings } = core.search.search(
     level,
     { studyInstanceUid: study, seriesInstanceUid: series },
     queryPairs(request.url),
     base,
   );
-  if (truncatedWarning) reply.header('warning', `299 dicomweb-gateway "${truncatedWarning}"`);
+  if (warnings.length)
+    reply.header(
+      'warning',
+      warnings.map((w) => `299 dicomweb-gateway "${w}"`),
+    );
   // No match is 200 with an empty array (PS3.18 allows 204 too; OHIF accepts both, and [] parses everywhere).
   return reply.code(200).type('application/dicom+json').send(results);
 }
