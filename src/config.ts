@@ -6,6 +6,17 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 
+export type PeerService = 'store' | 'find' | 'move' | 'get';
+
+export interface DimsePeer {
+  aeTitle: string;
+  host: string;
+  port: number;
+  allow: PeerService[];
+  /** Associations with this peer use DICOM TLS, both ways. */
+  tls: boolean;
+}
+
 export interface GatewayConfig {
   /** Storage root: files and the SQLite index live under it. */
   data: string;
@@ -41,6 +52,21 @@ export interface GatewayConfig {
     artimTimeoutSeconds: number;
     /** Seconds without a PDU after which an association is aborted. */
     idleTimeoutSeconds: number;
+    /** Who may store: any calling AE (modality push), or registered peers allowed to store. */
+    storePolicy: 'any' | 'registered';
+    /** Known DICOM nodes: what each may do here, and where C-MOVE sends to them. */
+    peers: DimsePeer[];
+    /** DICOM TLS (PS3.15 B.1) on a second port; off when absent. */
+    tls?: {
+      port: number;
+      /** PEM files. */
+      key: string;
+      cert: string;
+      /** Trusted CA certificates for client certificates (PEM). */
+      ca?: string;
+      /** Ask for, and verify, a client certificate. */
+      requireClientCertificate: boolean;
+    };
   };
   qido: {
     /** Person names match regardless of case (PS3.4 C.2.2.2.1 leaves it to the SCP). */
@@ -53,6 +79,8 @@ export interface GatewayConfig {
     maxInstanceBytes: number;
     /** Largest QIDO page a client may ask for. */
     qidoMaxLimit: number;
+    /** Memory for cached rendered images and thumbnails, in bytes. */
+    renderCacheBytes: number;
   };
   log: {
     level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -75,12 +103,15 @@ export const DEFAULT_CONFIG: GatewayConfig = {
     maxAssociations: 64,
     artimTimeoutSeconds: 30,
     idleTimeoutSeconds: 300,
+    storePolicy: 'any',
+    peers: [],
   },
   qido: { caseInsensitivePersonNames: true },
   limits: {
     maxBodyBytes: 4 * 1024 * 1024 * 1024,
     maxInstanceBytes: 2 * 1024 * 1024 * 1024,
     qidoMaxLimit: 1000,
+    renderCacheBytes: 128 * 1024 * 1024,
   },
   log: { level: 'info' },
 };
@@ -122,6 +153,34 @@ const SCHEMA = {
         maxAssociations: POSITIVE,
         artimTimeoutSeconds: { type: 'number', exclusiveMinimum: 0 },
         idleTimeoutSeconds: { type: 'number', exclusiveMinimum: 0 },
+        storePolicy: { enum: ['any', 'registered'] },
+        peers: {
+          type: 'array',
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['aeTitle', 'host', 'port'],
+            properties: {
+              aeTitle: AE_TITLE,
+              host: { type: 'string', minLength: 1 },
+              port: { type: 'integer', minimum: 1, maximum: 65535 },
+              allow: { type: 'array', items: { enum: ['store', 'find', 'move', 'get'] }, uniqueItems: true },
+              tls: { type: 'boolean' },
+            },
+          },
+        },
+        tls: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['port', 'key', 'cert'],
+          properties: {
+            port: PORT,
+            key: { type: 'string', minLength: 1 },
+            cert: { type: 'string', minLength: 1 },
+            ca: { type: 'string', minLength: 1 },
+            requireClientCertificate: { type: 'boolean' },
+          },
+        },
       },
     },
     qido: {
@@ -132,7 +191,12 @@ const SCHEMA = {
     limits: {
       type: 'object',
       additionalProperties: false,
-      properties: { maxBodyBytes: POSITIVE, maxInstanceBytes: POSITIVE, qidoMaxLimit: POSITIVE },
+      properties: {
+        maxBodyBytes: POSITIVE,
+        maxInstanceBytes: POSITIVE,
+        qidoMaxLimit: POSITIVE,
+        renderCacheBytes: { type: 'integer', minimum: 0 },
+      },
     },
     log: {
       type: 'object',
@@ -206,6 +270,18 @@ export function loadConfig(sources: ConfigSources = {}): GatewayConfig {
 
   validate(merged);
   const config = merged as unknown as GatewayConfig;
+  // Defaults inside list items and optional sections.
+  config.dimse.peers = config.dimse.peers.map((peer) => ({
+    ...peer,
+    allow: peer.allow ?? ['store', 'find', 'move', 'get'],
+    tls: peer.tls ?? false,
+  }));
+  if (config.dimse.tls) config.dimse.tls.requireClientCertificate ??= false;
+  const duplicates = config.dimse.peers.filter(
+    (p, i, all) => all.findIndex((q) => q.aeTitle === p.aeTitle) !== i,
+  );
+  if (duplicates.length)
+    throw new ConfigError(`config key "dimse.peers" lists AE title ${duplicates[0]!.aeTitle} twice`);
   config.data = resolve(sources.cwd ?? process.cwd(), config.data);
   config.http.root = config.http.root.replace(/\/+$/, '');
   config.http.publicBaseUrl = config.http.publicBaseUrl.replace(/\/+$/, '');

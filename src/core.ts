@@ -11,6 +11,7 @@ import { SqliteIndex } from './index/sqlite-index.js';
 import { IngestService } from './ingest/store-instance.js';
 import type { Logger } from './log.js';
 import { SearchService } from './query/search-service.js';
+import { RenderedService } from './retrieve/rendered-service.js';
 import { RetrieveService } from './retrieve/retrieve-service.js';
 import type { FileStore } from './storage/file-store.js';
 import { FsFileStore } from './storage/fs-file-store.js';
@@ -23,6 +24,7 @@ export interface GatewayCore {
   ingest: IngestService;
   search: SearchService;
   retrieve: RetrieveService;
+  rendered: RenderedService;
   close(): Promise<void>;
 }
 
@@ -57,6 +59,7 @@ export async function openCore(config: GatewayConfig, log: Logger): Promise<Gate
     caseInsensitivePersonNames: config.qido.caseInsensitivePersonNames,
   });
   const retrieve = new RetrieveService(index, store);
+  const rendered = new RenderedService(index, store, config.limits.renderCacheBytes);
   return {
     config,
     log,
@@ -65,6 +68,7 @@ export async function openCore(config: GatewayConfig, log: Logger): Promise<Gate
     ingest,
     search,
     retrieve,
+    rendered,
     close: async () => {
       await store.close();
       await index.close();

@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import type { GatewayConfig } from './config.js';
 import { openCore, sopClassAcceptor, type GatewayCore } from './core.js';
 import { DimseServer } from './dimse/dimse-server.js';
+import { peerLookup } from './dimse/peers.js';
 import { createServices } from './dimse/services.js';
 import { buildHttpApp } from './http/app.js';
 import type { Logger } from './log.js';
@@ -15,6 +16,7 @@ export interface RunningGateway {
   http: FastifyInstance;
   httpPort: number;
   dimsePort: number;
+  dimseTlsPort?: number;
   close(): Promise<void>;
 }
 
@@ -26,20 +28,23 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
   try {
     http = await buildHttpApp({ core, health: { ready: () => ready } });
     dimseServer = new DimseServer({
-      host: config.dimse.host,
-      port: config.dimse.port,
-      maxPduLength: config.dimse.maxPduLength,
-      maxAssociations: config.dimse.maxAssociations,
-      artimTimeoutMs: config.dimse.artimTimeoutSeconds * 1000,
-      idleTimeoutMs: config.dimse.idleTimeoutSeconds * 1000,
-      aeTitle: config.dimse.aeTitle,
-      allowedCallingAETitles: config.dimse.allowedCallingAETitles,
-      checkCalledAETitle: config.dimse.checkCalledAETitle,
-      negotiation: { acceptStorage: sopClassAcceptor(config) },
-      services: createServices({ ingest: core.ingest }),
+      config: config.dimse,
+      acceptStorage: sopClassAcceptor(config),
+      services: () =>
+        createServices({
+          ingest: core.ingest,
+          index: core.index,
+          store: core.store,
+          peers: peerLookup(config.dimse),
+          aeTitle: config.dimse.aeTitle,
+          maxPduLength: config.dimse.maxPduLength,
+          idleTimeoutMs: config.dimse.idleTimeoutSeconds * 1000,
+          caseInsensitivePersonNames: config.qido.caseInsensitivePersonNames,
+          log,
+        }),
       log,
     });
-    const dimsePort = await dimseServer.listen();
+    const { port: dimsePort, tlsPort } = await dimseServer.listen();
     await http.listen({ port: config.http.port, host: config.http.host });
     const address = http.server.address();
     const httpPort = typeof address === 'object' && address ? address.port : config.http.port;
@@ -62,6 +67,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
       http: app,
       httpPort,
       dimsePort,
+      dimseTlsPort: tlsPort,
       close: () => {
         closing ??= (async () => {
           ready = false;

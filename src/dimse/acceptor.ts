@@ -23,17 +23,22 @@ import {
 } from './pdu.js';
 import { negotiatePresentationContexts, type NegotiationPolicy } from './presentation-contexts.js';
 
-export interface AssociationDecision {
-  reject?: { result: number; source: number; reason: number; why: string };
-}
+/** What the requestor may do on this association; services check it again per request. */
+export type Permission = 'store' | 'find' | 'move' | 'get';
+
+export type AssociationDecision =
+  | { reject: { result: number; source: number; reason: number; why: string } }
+  | {
+      reject?: undefined;
+      negotiation: NegotiationPolicy;
+      permissions: Set<Permission>;
+      /** SCP/SCU role selection answers for the proposed roles (C-GET asks us to be SCU of storage). */
+      roles(proposed: RoleSelection[]): RoleSelection[];
+    };
 
 export interface AcceptorPolicy {
-  aeTitle: string;
-  /** Decides on the association before negotiation (AE titles, peers, limits). */
-  admit(rq: AssociateRQ, remoteAddress: string): AssociationDecision;
-  negotiation: NegotiationPolicy;
-  /** SCP/SCU role selection answers for the proposed roles (C-GET asks us to be SCU of storage). */
-  roles?(proposed: RoleSelection[]): RoleSelection[];
+  /** Decides on the association (AE titles, peers, limits) and what it may negotiate. */
+  admit(rq: AssociateRQ, remote: { address: string; tls: boolean }): Promise<AssociationDecision>;
 }
 
 export interface Services {
@@ -50,6 +55,7 @@ export interface AcceptorOptions extends ConnectionOptions {
 export class AcceptorConnection extends DimseConnection {
   callingAETitle = '';
   calledAETitle = '';
+  permissions = new Set<Permission>();
   /** Storage SOP classes for which the requestor accepted the SCP role from us (C-GET sub-operations). */
   readonly scuRoles = new Set<string>();
 
@@ -65,29 +71,33 @@ export class AcceptorConnection extends DimseConnection {
     return this.socket.remoteAddress ?? '';
   }
 
-  protected handleAssociationPdu(pdu: Pdu): void {
+  get isTls(): boolean {
+    return 'encrypted' in this.socket && (this.socket as { encrypted?: boolean }).encrypted === true;
+  }
+
+  protected async handleAssociationPdu(pdu: Pdu): Promise<void> {
     if (pdu.type !== PduType.AssociateRQ || this.state !== 'awaiting-association') {
       throw new ProtocolError(`unexpected PDU type ${pdu.type}`, AbortReason.UnexpectedPdu);
     }
     this.callingAETitle = pdu.callingAETitle;
     this.calledAETitle = pdu.calledAETitle;
     const log = this.log;
-    if (pdu.protocolVersion & 1) {
-      const decision = this.acceptor.policy.admit(pdu, this.remoteAddress);
-      if (decision.reject) {
-        log.warn(
-          { callingAE: pdu.callingAETitle, calledAE: pdu.calledAETitle, why: decision.reject.why },
-          'association rejected',
-        );
-        this.rejectAssociation(decision.reject.result, decision.reject.source, decision.reject.reason);
-        return;
-      }
-    } else {
+    if (!(pdu.protocolVersion & 1)) {
       this.rejectAssociation(Reject.Permanent, Reject.SourceAcse, Reject.ProtocolVersionNotSupported);
       return;
     }
-    const accepted = negotiatePresentationContexts(pdu.contexts, this.acceptor.policy.negotiation);
-    const roles = this.acceptor.policy.roles?.(pdu.user.roles) ?? [];
+    const decision = await this.acceptor.policy.admit(pdu, { address: this.remoteAddress, tls: this.isTls });
+    if (decision.reject) {
+      log.warn(
+        { callingAE: pdu.callingAETitle, calledAE: pdu.calledAETitle, why: decision.reject.why },
+        'association rejected',
+      );
+      this.rejectAssociation(decision.reject.result, decision.reject.source, decision.reject.reason);
+      return;
+    }
+    this.permissions = decision.permissions;
+    const accepted = negotiatePresentationContexts(pdu.contexts, decision.negotiation);
+    const roles = decision.roles(pdu.user.roles);
     for (const role of roles) if (role.scp) this.scuRoles.add(role.sopClassUid);
     this.write(
       encodeAssociateAC({

@@ -131,7 +131,7 @@ export abstract class DimseConnection extends EventEmitter {
   protected abstract handleRequest(request: IncomingRequest): RequestHandling;
 
   /** Association-establishment PDUs; the other PDUs are handled here. */
-  protected abstract handleAssociationPdu(pdu: Pdu): void;
+  protected abstract handleAssociationPdu(pdu: Pdu): void | Promise<void>;
 
   // ---------- receiving ----------
 
@@ -201,7 +201,7 @@ export abstract class DimseConnection extends EventEmitter {
         this.destroy();
         return;
       default:
-        this.handleAssociationPdu(pdu);
+        await this.handleAssociationPdu(pdu);
     }
   }
 

@@ -1,30 +1,70 @@
 /**
- * The DIMSE services the gateway provides, each a thin adapter over the core: C-ECHO, and C-STORE
- * streamed into the ingest pipeline. Statuses come from the shared error table.
+ * The DIMSE services the gateway provides, each a thin adapter over the core: C-ECHO; C-STORE streamed
+ * into the ingest pipeline; C-FIND, C-MOVE and C-GET over the index. Statuses come from the shared
+ * error table; each request is checked against what the association's peer may do.
  */
-import { DimseStatus, toGatewayError } from '../errors.js';
+import { DimseStatus, ERROR_TABLE, toGatewayError } from '../errors.js';
+import type { IndexStore } from '../index/index-store.js';
 import type { IngestJob, IngestService } from '../ingest/store-instance.js';
-import type { AcceptorConnection, Services } from './acceptor.js';
+import type { Logger } from '../log.js';
+import type { FileStore } from '../storage/file-store.js';
+import type { AcceptorConnection, Permission, Services } from './acceptor.js';
 import { CommandField, type Command } from './command-set.js';
 import type { IncomingRequest, RequestHandling } from './connection.js';
+import { findScp } from './find-scp.js';
+import type { DicomPeerLookup } from './peers.js';
+import { retrieveScp } from './retrieve-scp.js';
 
 /** PS3.7 C.4.2: the operation is not one this SCP performs. */
 const UNRECOGNIZED_OPERATION = 0x0211;
 
 export interface ServiceContext {
   ingest: IngestService;
+  index: IndexStore;
+  store: FileStore;
+  peers: DicomPeerLookup;
+  aeTitle: string;
+  maxPduLength: number;
+  idleTimeoutMs: number;
+  caseInsensitivePersonNames: boolean;
+  log: Logger;
 }
+
+const PERMISSION: Partial<Record<number, Permission>> = {
+  [CommandField.CStoreRQ]: 'store',
+  [CommandField.CFindRQ]: 'find',
+  [CommandField.CMoveRQ]: 'move',
+  [CommandField.CGetRQ]: 'get',
+};
 
 export function createServices(context: ServiceContext): Services {
   return {
     handle(connection, request) {
-      switch (request.command.commandField) {
+      const field = request.command.commandField;
+      const needed = PERMISSION[field];
+      if (needed && !connection.permissions.has(needed)) {
+        return refuse(
+          connection,
+          request,
+          ERROR_TABLE.FORBIDDEN.dimse,
+          `${connection.callingAETitle} may not ${needed}`,
+        );
+      }
+      switch (field) {
         case CommandField.CEchoRQ:
-          return echo(connection, request);
+          return { run: () => respond(connection, request, { status: DimseStatus.Success }) };
         case CommandField.CStoreRQ:
           return store(connection, request, context.ingest);
+        case CommandField.CFindRQ:
+          return findScp(connection, request, context);
+        case CommandField.CMoveRQ:
+        case CommandField.CGetRQ:
+          return retrieveScp(connection, request, {
+            ...context,
+            log: context.log.child({ callingAE: connection.callingAETitle }),
+          });
         default:
-          return unsupported(connection, request);
+          return refuse(connection, request, UNRECOGNIZED_OPERATION, 'operation not supported');
       }
     },
   };
@@ -44,8 +84,16 @@ function respond(
   });
 }
 
-function echo(connection: AcceptorConnection, request: IncomingRequest): RequestHandling {
-  return { run: () => respond(connection, request, { status: DimseStatus.Success }) };
+function refuse(
+  connection: AcceptorConnection,
+  request: IncomingRequest,
+  status: number,
+  why: string,
+): RequestHandling {
+  return {
+    dataset: 'buffer',
+    run: () => respond(connection, request, { status, errorComment: why.slice(0, 64) }),
+  };
 }
 
 function store(
@@ -94,12 +142,5 @@ function store(
         errorComment: errorComment?.slice(0, 64),
       });
     },
-  };
-}
-
-function unsupported(connection: AcceptorConnection, request: IncomingRequest): RequestHandling {
-  return {
-    dataset: 'buffer',
-    run: () => respond(connection, request, { status: UNRECOGNIZED_OPERATION }),
   };
 }

@@ -9,6 +9,8 @@ import { installErrorHandler } from './error-handler.js';
 import { registerHealthRoutes, type HealthState } from './routes/health.js';
 import { registerQidoRoutes } from './routes/qido.js';
 import { registerStowRoutes } from './routes/stow.js';
+import { registerRenderedRoutes } from './routes/rendered.js';
+import { registerWadoUriRoute } from './routes/wado-uri.js';
 import { registerWadoRoutes } from './routes/wado.js';
 
 export interface HttpAppOptions {
@@ -61,11 +63,13 @@ export async function buildHttpApp({ core, health }: HttpAppOptions): Promise<Fa
   installErrorHandler(app);
   installCors(app, core.config.http.corsOrigins);
   registerHealthRoutes(app, health);
+  registerWadoUriRoute(app, core.retrieve, core.rendered);
   await app.register(
     async (dicomweb) => {
       registerStowRoutes(dicomweb, core);
       registerQidoRoutes(dicomweb, core);
       registerWadoRoutes(dicomweb, core, core.retrieve);
+      registerRenderedRoutes(dicomweb, core.retrieve, core.rendered);
     },
     { prefix: core.config.http.root },
   );

@@ -53,6 +53,16 @@ export function rowsToJson(
   if (include.all) {
     for (const entry of CATALOG) if (LEVEL_ORDER[entry.level] <= LEVEL_ORDER[level]) tags.add(entry.tag);
   }
+  return projectRows(rows, level, tags, context);
+}
+
+/** Rows as DICOM JSON carrying exactly `tags` (plus character set, availability and RetrieveURL). */
+export function projectRows(
+  rows: QueryRow[],
+  level: QueryLevel,
+  tags: Iterable<number>,
+  context: ResultContext,
+): DicomJsonDataset[] {
   const sorted = [...tags].sort((a, b) => a - b);
   return rows.map((row) => rowToJson(row, level, sorted, context));
 }

@@ -4,6 +4,7 @@
  * cached by (scope version, base, format) with their compressed forms, so a viewer reopening a series
  * costs a cache lookup.
  */
+import { createHash } from 'node:crypto';
 import { brotliCompressSync, constants as zlibConstants, gzipSync } from 'node:zlib';
 import type { DicomJsonDataset } from '../dicom/dicom-json.js';
 import { dicomJsonToXml } from '../dicom/dicom-xml.js';
@@ -83,7 +84,5 @@ function notFound(scope: Scope): GatewayError {
 }
 
 function hashText(text: string): string {
-  let h = 2166136261;
-  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 16777619);
-  return (h >>> 0).toString(36);
+  return createHash('sha1').update(text).digest('base64url').slice(0, 12);
 }

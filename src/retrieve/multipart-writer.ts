@@ -11,6 +11,8 @@ export interface Part {
   /** Where the part came from (PS3.18 8.6.1.2: Content-Location is optional). */
   location?: string;
   body: () => Promise<Buffer | Readable>;
+  /** Leave the part out, rather than fail the whole body, when it cannot be produced (one bad image in a study). */
+  onError?: (error: unknown) => 'skip';
 }
 
 export function newBoundary(): string {
@@ -24,9 +26,15 @@ export function multipartContentType(partType: string, boundary: string): string
 export function multipartBody(parts: Iterable<Part> | AsyncIterable<Part>, boundary: string): Readable {
   async function* generate(): AsyncGenerator<Buffer> {
     for await (const part of parts) {
+      let body: Buffer | Readable;
+      try {
+        body = await part.body();
+      } catch (error) {
+        if (part.onError?.(error) === 'skip') continue;
+        throw error;
+      }
       const location = part.location ? `Content-Location: ${part.location}\r\n` : '';
       yield Buffer.from(`--${boundary}\r\nContent-Type: ${part.contentType}\r\n${location}\r\n`);
-      const body = await part.body();
       if (Buffer.isBuffer(body)) yield body;
       else yield* body as AsyncIterable<Buffer>;
       yield Buffer.from('\r\n');

@@ -13,17 +13,14 @@ import {
 import { GatewayError } from '../errors.js';
 import type { IndexStore, StoredInstanceRef } from '../index/index-store.js';
 import type { FileStore } from '../storage/file-store.js';
+import { canTranscode, TranscodeError } from '../transcode/capabilities.js';
+import { decodeFrame } from '../transcode/frame-codec.js';
+import type { FrameImageInfo } from '../transcode/pixel-samples.js';
+import { transcodePart10 } from '../transcode/transcode-part10.js';
 import { mediaTypeMatches, type Offer } from './accept.js';
 import { readFrame } from './frames.js';
 import { MetadataService, type Scope } from './metadata.js';
 import { readStoredRange, streamStoredRange } from './stored-bytes.js';
-import {
-  canTranscode,
-  decodeFrame,
-  transcodePart10,
-  TranscodeError,
-  type FrameImageInfo,
-} from './transcode.js';
 
 /** How a frame goes out: as stored, byte-swapped from big endian, or decoded to native pixels. */
 export interface FrameTarget {
@@ -146,8 +143,13 @@ export class RetrieveService {
     return undefined;
   }
 
+  /** One frame's bytes as stored. */
+  readFrame(ref: StoredInstanceRef, frameNumber: number): Promise<Buffer> {
+    return readFrame(this.store, ref.storage, frameNumber);
+  }
+
   async frameBody(ref: StoredInstanceRef, frameNumber: number, target: FrameTarget): Promise<Buffer> {
-    const bytes = await readFrame(this.store, ref.storage, frameNumber);
+    const bytes = await this.readFrame(ref, frameNumber);
     switch (target.mode) {
       case 'stored':
         return bytes;

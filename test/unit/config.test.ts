@@ -304,7 +304,12 @@ test('a full file of valid values loads', () => {
   assert.equal(config.http.publicBaseUrl, 'http://example.org');
   assert.deepEqual(config.dimse.storageSopClasses, ['1.2.840.10008.5.1.4.1.1.2']);
   assert.equal(config.dimse.aeTitle, ' SPACED AE ');
-  assert.deepEqual(config.limits, { maxBodyBytes: 1, maxInstanceBytes: 2, qidoMaxLimit: 3 });
+  assert.deepEqual(config.limits, {
+    maxBodyBytes: 1,
+    maxInstanceBytes: 2,
+    qidoMaxLimit: 3,
+    renderCacheBytes: 134217728,
+  });
   assert.equal(load({ configFile: configFile({ http: { root: '' } }) }).http.root, '');
 });
 

@@ -1,5 +1,5 @@
 /**
- * Transfer syntax conversion (src/retrieve/transcode.ts), checked against the test generator's exact pixels
+ * Transfer syntax conversion (src/transcode/transcode-part10.ts), checked against the test generator's exact pixels
  * and against dcmtk/gdcm as independent readers, decoders and encoders.
  *
  * Lossless sources and targets must give the generator's pixels exactly. Lossy sources (JPEG baseline and
@@ -13,17 +13,8 @@ import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
-import { DatasetReader, type ParsedDicom } from '../../../src/dicom/dataset-reader.js';
-import { computeFrameLayout } from '../../../src/dicom/frame-layout.js';
-import { Tag } from '../../../src/dicom/tags.js';
-import { getNumber, getString } from '../../../src/dicom/values.js';
-import {
-  canTranscode,
-  decodeFrame,
-  TranscodeError,
-  transcodePart10,
-  type FrameImageInfo,
-} from '../../../src/retrieve/transcode.js';
+import { canTranscode, TranscodeError } from '../../../src/transcode/capabilities.js';
+import { transcodePart10 } from '../../../src/transcode/transcode-part10.js';
 import {
   convertTransferSyntax,
   dcmdump,
@@ -42,85 +33,21 @@ import {
   type ImageSpec,
 } from '../../helpers/dicom-generator.js';
 import { makeTempDir, makeTransferSyntaxSet, removeDir, writeInstance } from '../../helpers/fixtures.js';
-
-const HTJ2K_LOSSLESS = '1.2.840.10008.1.2.4.201';
-const HTJ2K_LOSSLESS_RPCL = '1.2.840.10008.1.2.4.202';
-const HTJ2K = '1.2.840.10008.1.2.4.203';
-const JPEG_XL_LOSSLESS = '1.2.840.10008.1.2.4.110';
-const ENCAPSULATED_UNCOMPRESSED = '1.2.840.10008.1.2.1.98';
-const MPEG2 = '1.2.840.10008.1.2.4.100';
-const MPEG4 = '1.2.840.10008.1.2.4.102';
-const J2K_PART2 = '1.2.840.10008.1.2.4.92';
+import {
+  ENCAPSULATED_UNCOMPRESSED,
+  expectedFrame,
+  HTJ2K,
+  HTJ2K_LOSSLESS,
+  HTJ2K_LOSSLESS_RPCL,
+  JPEG_XL_LOSSLESS,
+  MPEG2,
+  MPEG4,
+  parse,
+  type ParsedImage,
+} from './transcode-fixtures.js';
 
 // ---------------------------------------------------------------------------------------------------------
 // Helpers
-
-interface ParsedImage {
-  parsed: ParsedDicom;
-  info: FrameImageInfo;
-  /** Each frame's bytes as stored: native bytes, or the frame's fragments concatenated. */
-  frames: Buffer[];
-}
-
-function parse(bytes: Buffer): ParsedImage {
-  const reader = new DatasetReader();
-  reader.write(bytes);
-  const parsed = reader.end();
-  assert.equal(parsed.deflated, false, 'helper reads non-deflated files only');
-  const { dataset } = parsed;
-  const layout = computeFrameLayout(dataset, parsed.transferSyntax);
-  let frames: Buffer[];
-  if (layout.kind === 'native') {
-    frames = Array.from({ length: layout.count }, (_, i) =>
-      bytes.subarray(layout.offset + i * layout.frameLength, layout.offset + (i + 1) * layout.frameLength),
-    );
-  } else if (layout.kind === 'encapsulated') {
-    frames = layout.frames.map((ranges) =>
-      Buffer.concat(ranges.map((r) => bytes.subarray(r.offset, r.offset + r.length))),
-    );
-  } else {
-    throw new Error(`unexpected frame layout ${layout.kind}`);
-  }
-  const bitsAllocated = getNumber(dataset, Tag.BitsAllocated) ?? 0;
-  const info: FrameImageInfo = {
-    rows: getNumber(dataset, Tag.Rows) ?? 0,
-    columns: getNumber(dataset, Tag.Columns) ?? 0,
-    samplesPerPixel: getNumber(dataset, Tag.SamplesPerPixel) ?? 1,
-    bitsAllocated,
-    bitsStored: getNumber(dataset, Tag.BitsStored) ?? bitsAllocated,
-    highBit: getNumber(dataset, Tag.HighBit) ?? bitsAllocated - 1,
-    pixelRepresentation: getNumber(dataset, Tag.PixelRepresentation) ?? 0,
-    photometricInterpretation: getString(dataset, Tag.PhotometricInterpretation) ?? '',
-    planarConfiguration: getNumber(dataset, Tag.PlanarConfiguration) ?? 0,
-  };
-  return { parsed, info, frames };
-}
-
-/** YBR_FULL_422 native bytes expanded to YBR_FULL (chroma repeated), as the encoders receive them. */
-function expand422(data: Buffer, pixels: number): Buffer {
-  const out = Buffer.alloc(pixels * 3);
-  for (let p = 0, i = 0; p < pixels; p += 2, i += 4) {
-    out.set([data[i]!, data[i + 2]!, data[i + 3]!, data[i + 1]!, data[i + 2]!, data[i + 3]!], p * 3);
-  }
-  return out;
-}
-
-/**
- * The generator's frame k in the representation a decoded file reports: same picture, in the photometric
- * interpretation and planar configuration given (RGB for decoded YBR JPEG and YBR_RCT, YBR_FULL for
- * expanded YBR_FULL_422).
- */
-function expectedFrame(image: ImageSpec, k: number, photometric: string, planar: number): Buffer {
-  const source = resolveImage(image).photometric;
-  const layout = { planarConfiguration: planar as 0 | 1 };
-  if (photometric === 'RGB' && source !== 'RGB')
-    return generateFrame({ ...image, ...layout, photometric: 'RGB' }, k);
-  if (photometric === 'YBR_FULL' && source === 'YBR_FULL_422') {
-    return expand422(generateFrame(image, k), image.rows * image.columns);
-  }
-  if (photometric === 'YBR_RCT') return generateFrame({ ...image, ...layout, photometric: 'RGB' }, k);
-  return generateFrame({ ...image, ...layout }, k);
-}
 
 /** Samples of a native frame as numbers (signed when the image is). */
 function samples(data: Buffer, image: ImageSpec): number[] {
@@ -174,96 +101,6 @@ async function assertReadableWithSyntax(path: string, uid: string): Promise<void
   assert.equal(stderr.trim(), '', `dcmdump complained about ${path}: ${stderr}`);
   assert.equal(await readTransferSyntaxUID(path), uid);
 }
-
-// ---------------------------------------------------------------------------------------------------------
-
-describe('canTranscode', () => {
-  it('allows the identity for any syntax, even ones no codec handles', () => {
-    for (const uid of [TS.ExplicitVRLittleEndian, TS.JPEGBaseline, TS.JPEG2000, MPEG2, '1.2.3.4']) {
-      assert.equal(canTranscode(uid, uid), true, uid);
-    }
-  });
-
-  it('allows native <-> native for all uncompressed syntaxes', () => {
-    const native = [
-      TS.ImplicitVRLittleEndian,
-      TS.ExplicitVRLittleEndian,
-      TS.ExplicitVRBigEndian,
-      TS.DeflatedExplicitVRLittleEndian,
-      ENCAPSULATED_UNCOMPRESSED,
-    ];
-    for (const from of native)
-      for (const to of native) assert.equal(canTranscode(from, to), true, `${from}->${to}`);
-  });
-
-  it('allows decompressing every decodable syntax, lossy ones included', () => {
-    for (const from of [
-      TS.RLELossless,
-      TS.JPEGBaseline,
-      TS.JPEGExtended,
-      TS.JPEGLossless,
-      TS.JPEGLosslessSV1,
-      TS.JPEGLSLossless,
-      TS.JPEGLSNearLossless,
-      TS.JPEG2000Lossless,
-      TS.JPEG2000,
-      HTJ2K_LOSSLESS,
-      HTJ2K_LOSSLESS_RPCL,
-      HTJ2K,
-      JPEG_XL_LOSSLESS,
-    ]) {
-      assert.equal(canTranscode(from, TS.ExplicitVRLittleEndian), true, from);
-      assert.equal(canTranscode(from, TS.ImplicitVRLittleEndian), true, from);
-    }
-  });
-
-  it('allows compressing to the lossless syntaxes the codecs encode', () => {
-    for (const to of [
-      TS.RLELossless,
-      TS.JPEGLosslessSV1,
-      TS.JPEGLSLossless,
-      TS.JPEG2000Lossless,
-      HTJ2K_LOSSLESS,
-      HTJ2K_LOSSLESS_RPCL,
-      JPEG_XL_LOSSLESS,
-    ]) {
-      assert.equal(canTranscode(TS.ExplicitVRLittleEndian, to), true, to);
-      assert.equal(canTranscode(TS.JPEGLSLossless, to), true, `JPEG-LS -> ${to}`);
-    }
-    // Process 14 with other predictors is decoded but not produced.
-    assert.equal(canTranscode(TS.ExplicitVRLittleEndian, TS.JPEGLossless), false);
-  });
-
-  it('refuses lossy targets from anything but themselves', () => {
-    for (const [from, to] of [
-      [TS.ExplicitVRLittleEndian, TS.JPEGBaseline],
-      [TS.ExplicitVRLittleEndian, TS.JPEGExtended],
-      [TS.ExplicitVRLittleEndian, TS.JPEGLSNearLossless],
-      [TS.JPEG2000Lossless, TS.JPEG2000],
-      [TS.JPEGLSLossless, TS.JPEGLSNearLossless],
-      [TS.ExplicitVRLittleEndian, HTJ2K],
-      [TS.JPEGBaseline, TS.JPEGLSNearLossless],
-      [TS.JPEG2000, HTJ2K],
-      [TS.JPEGBaseline, TS.JPEGExtended],
-    ]) {
-      assert.equal(canTranscode(from!, to!), false, `${from} -> ${to}`);
-    }
-  });
-
-  it('refuses syntaxes no codec handles (video, JPEG 2000 Part 2, unknown)', () => {
-    for (const [from, to] of [
-      [MPEG2, TS.ExplicitVRLittleEndian],
-      [MPEG4, TS.ExplicitVRLittleEndian],
-      [TS.ExplicitVRLittleEndian, MPEG4],
-      [J2K_PART2, TS.ExplicitVRLittleEndian],
-      [TS.ExplicitVRLittleEndian, J2K_PART2],
-      ['1.2.3.4', TS.ExplicitVRLittleEndian],
-      [TS.ExplicitVRLittleEndian, '1.2.3.4'],
-    ]) {
-      assert.equal(canTranscode(from!, to!), false, `${from} -> ${to}`);
-    }
-  });
-});
 
 // ---------------------------------------------------------------------------------------------------------
 
@@ -656,161 +493,6 @@ describe('transcodePart10 from uncompressed to each lossless syntax round-trips'
     const back = await transcodePart10(encoded, TS.ExplicitVRLittleEndian);
     assert.ok(back.includes(generateFrame(icon, 0)), 'the icon pixels come back');
     assertFramesEqualGenerator(parse(back), image, 'main image');
-  });
-});
-
-// ---------------------------------------------------------------------------------------------------------
-
-describe('decodeFrame', () => {
-  let dir: string;
-  before(async () => {
-    dir = await makeTempDir('transcode-frames-');
-  });
-  after(() => removeDir(dir));
-
-  const FRAME_SPECS: Record<string, ImageSpec> = {
-    'mono 8-bit': { rows: 16, columns: 16, bitsAllocated: 8, frames: 4 },
-    'mono 16-bit noise': { rows: 16, columns: 16, frames: 4, pattern: 'noise' },
-    'mono 12-bit signed': { rows: 16, columns: 16, frames: 3, bitsStored: 12, pixelRepresentation: 1 },
-    // gdcmconv --j2k fails on RGB noise, hence gradients for colour.
-    RGB: { rows: 16, columns: 16, photometric: 'RGB', frames: 3 },
-    'RGB planar': { rows: 16, columns: 16, photometric: 'RGB', planarConfiguration: 1, frames: 3 },
-  };
-  const TARGETS_WITH_FRAMES: TransferSyntaxTarget[] = [
-    'rle',
-    'jpeg-ls-lossless',
-    'jpeg2000-lossless',
-    'jpeg-lossless-sv1',
-    'jpeg-lossless',
-  ];
-
-  for (const [name, image] of Object.entries(FRAME_SPECS)) {
-    it(`frame k of multi-frame dcmtk/gdcm files equals generateFrame(image, k): ${name}`, async (t) => {
-      if (!requireTools(t, 'dcmcrle', 'dcmcjpls', 'dcmcjpeg', 'gdcmconv')) return;
-      const subdir = join(dir, name.replace(/\W+/g, '-'));
-      await execFile('mkdir', ['-p', subdir]);
-      // dcmcjpeg (dcmtk 3.6.7) turns multi-frame planar RGB into pixel-interleaved order across the whole
-      // pixel data instead of frame by frame, so its JPEG files of such images hold scrambled frames (dcmdjpeg
-      // decodes them to the same scrambled pixels as we do): no JPEG sources for that image.
-      const dcmcjpegBug = resolveImage(image).planarConfiguration === 1 && resolveImage(image).frames > 1;
-      const targets = TARGETS_WITH_FRAMES.filter(
-        (t) => !(dcmcjpegBug && TARGETS[t].command[0] === 'dcmcjpeg'),
-      );
-      const set = await makeTransferSyntaxSet(subdir, { image }, targets);
-      assert.equal(set.skipped.length, 0);
-      for (const file of set.files) {
-        const stored = parse(await readFile(file.path));
-        assert.equal(stored.frames.length, resolveImage(image).frames);
-        for (const [k, frame] of stored.frames.entries()) {
-          const decoded = await decodeFrame(frame, stored.info, file.transferSyntaxUID);
-          assert.equal(decoded.photometricInterpretation, stored.info.photometricInterpretation);
-          assert.equal(decoded.planarConfiguration, stored.info.planarConfiguration);
-          const want = expectedFrame(
-            image,
-            k,
-            decoded.photometricInterpretation,
-            decoded.planarConfiguration,
-          );
-          assert.ok(decoded.pixels.equals(want), `${name} ${file.target}: frame ${k}`);
-        }
-      }
-    });
-  }
-
-  it('decodes frames of our own HTJ2K, JPEG XL and encapsulated uncompressed output', async () => {
-    for (const image of Object.values(FRAME_SPECS)) {
-      for (const uid of [HTJ2K_LOSSLESS, HTJ2K_LOSSLESS_RPCL, JPEG_XL_LOSSLESS, ENCAPSULATED_UNCOMPRESSED]) {
-        const stored = parse(await transcodePart10(buildInstance({ image }).bytes, uid));
-        for (const [k, frame] of stored.frames.entries()) {
-          const decoded = await decodeFrame(frame, stored.info, uid);
-          const want = expectedFrame(
-            image,
-            k,
-            decoded.photometricInterpretation,
-            decoded.planarConfiguration,
-          );
-          assert.ok(decoded.pixels.equals(want), `${uid} frame ${k}`);
-        }
-      }
-    }
-  });
-
-  it('returns lossy JPEG YBR_FULL_422 frames as RGB, as dcmdjpeg does', async (t) => {
-    if (!requireTools(t, 'dcmcjpeg', 'dcmdjpeg')) return;
-    const image: ImageSpec = { rows: 16, columns: 16, photometric: 'YBR_FULL_422', frames: 2 };
-    const set = await makeTransferSyntaxSet(dir, { image }, ['jpeg-baseline']);
-    const file = set.files[0]!;
-    await execFile('dcmdjpeg', [file.path, `${file.path}.raw.dcm`]);
-    const reference = parse(await readFile(`${file.path}.raw.dcm`));
-    const stored = parse(await readFile(file.path));
-    assert.equal(stored.info.photometricInterpretation, 'YBR_FULL_422');
-    for (const [k, frame] of stored.frames.entries()) {
-      const decoded = await decodeFrame(frame, stored.info, TS.JPEGBaseline);
-      assert.equal(decoded.photometricInterpretation, 'RGB');
-      assert.equal(decoded.planarConfiguration, 0);
-      assert.equal(decoded.pixels.length, 16 * 16 * 3);
-      assert.ok(decoded.pixels.equals(reference.frames[k]!), `frame ${k}`);
-    }
-  });
-
-  it('decodes native frames, swapping big endian samples', async () => {
-    const image: ImageSpec = { rows: 4, columns: 4, frames: 2 };
-    const info: FrameImageInfo = {
-      rows: 4,
-      columns: 4,
-      samplesPerPixel: 1,
-      bitsAllocated: 16,
-      bitsStored: 16,
-      highBit: 15,
-      pixelRepresentation: 0,
-      photometricInterpretation: 'MONOCHROME2',
-      planarConfiguration: 0,
-    };
-    const le = generateFrame(image, 1);
-    assert.ok((await decodeFrame(le, info, TS.ExplicitVRLittleEndian)).pixels.equals(le));
-    const be = Buffer.from(le).swap16();
-    assert.ok((await decodeFrame(be, info, TS.ExplicitVRBigEndian)).pixels.equals(le));
-  });
-
-  it('reports corrupt frames and undecodable syntaxes as TranscodeError', async () => {
-    const info: FrameImageInfo = {
-      rows: 16,
-      columns: 16,
-      samplesPerPixel: 1,
-      bitsAllocated: 8,
-      bitsStored: 8,
-      highBit: 7,
-      pixelRepresentation: 0,
-      photometricInterpretation: 'MONOCHROME2',
-      planarConfiguration: 0,
-    };
-    const garbage = Buffer.from('not a codestream at all', 'latin1');
-    for (const uid of [TS.JPEGLSLossless, TS.JPEG2000Lossless, TS.JPEGLosslessSV1, TS.RLELossless]) {
-      await assert.rejects(decodeFrame(garbage, info, uid), TranscodeError, uid);
-    }
-    await assert.rejects(decodeFrame(garbage, info, MPEG2), /no decoder for MPEG2/);
-    await assert.rejects(
-      decodeFrame(Buffer.alloc(10), info, TS.ExplicitVRLittleEndian),
-      /frame has 10 bytes/,
-    );
-  });
-
-  it('times one 512x512 16-bit JPEG 2000 frame decode (information only)', async (t) => {
-    if (!requireTools(t, 'gdcmconv')) return;
-    for (const pattern of ['gradient', 'noise'] as const) {
-      const image: ImageSpec = { rows: 512, columns: 512, pattern };
-      const source = await writeInstance(dir, { image }, `big-${pattern}.dcm`);
-      await execFile('gdcmconv', ['--j2k', source.path, `${source.path}.j2k.dcm`]);
-      const stored = parse(await readFile(`${source.path}.j2k.dcm`));
-      await decodeFrame(stored.frames[0]!, stored.info, TS.JPEG2000Lossless); // codecs initialised, warm
-      const start = performance.now();
-      const decoded = await decodeFrame(stored.frames[0]!, stored.info, TS.JPEG2000Lossless);
-      const ms = performance.now() - start;
-      assert.ok(decoded.pixels.equals(generateFrame(image, 0)));
-      t.diagnostic(
-        `512x512 16-bit ${pattern} J2K frame (${stored.frames[0]!.length} bytes): decoded in ${ms.toFixed(1)} ms`,
-      );
-    }
   });
 });
 
