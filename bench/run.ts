@@ -1,136 +1,323 @@
 /**
- * `npm run bench [-- options]`: generates a corpus with the project's own generator, starts the gateway
- * (and with --peer orthanc, Orthanc) on temporary storage, runs the phases against each in the same run,
- * and prints and writes the results (bench/results/).
+ * `npm run bench [-- options]`: generates a synthetic corpus with the project's own generator, starts the
+ * gateway (and with --peer orthanc, Orthanc) on temporary storage, runs the phases against each in the
+ * same run with the same client code, and prints and writes the results (bench/results/).
  *
  * Options:
- *   --phases a,b,c      phases to run (default: all); see PHASES below
- *   --instances <n>     small instances per ingest phase (default 1000)
- *   --smoke             tiny sizes, for CI: proves the script runs, measures nothing useful
- *   --peer orthanc      run every phase against Orthanc too and print gateway/Orthanc ratios
- *   --out <dir>         where to write results (default bench/results)
+ *   --phases a,b,c            phases to run (default: all): stow, stow-batch, cstore, cstore-4, metadata,
+ *                             frames, rendered, retrieve, cmove, rss1g, qido, growth
+ *   --peer orthanc            run every phase against Orthanc too and print gateway/Orthanc ratios
+ *   --smoke                   tiny sizes, for CI: proves the script runs, measures nothing useful
+ *   --instances <n>           instances per ingest phase (default 1000)
+ *   --qido-studies <a,b>      index sizes (studies) of the qido phase (default 10000,100000)
+ *   --growth-instances <n>    index size of the last growth checkpoint (default 100000; 1000000 works)
+ *   --peer-max-instances <n>  index sizes above this are measured on the gateway only (default 100000)
+ *   --rss-mb <n>              megabytes ingested per door in rss1g (default 1024)
+ *   --clients <n>             concurrent clients of frames and rendered (default 6, like a browser)
+ *   --fill-clients <n>        concurrent STOW requests (100 instances each) filling the index (default 8)
+ *   --orthanc-metadata <mode> DICOMweb plugin metadata mode: Extrapolate (default), Full, MainDicomTags
+ *   --cpu-prof <dir>          run the gateway under node --cpu-prof, profile written to <dir> at exit
+ *   --out <dir>               where to write results (default bench/results)
+ *   --keep                    keep the temporary data directories (printed at the end)
  */
 import { mkdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { chartPng, chartSvg } from './chart.js';
+import { Context, DEFAULT_SIZES, SMOKE_SIZES, type Sizes } from './context.js';
 import { writeInstances } from './corpus.js';
+import { missingDcmtk } from './dcmtk.js';
+import { orthancInstalled, startOrthancTarget, type OrthancMetadataMode } from './orthanc.js';
+import { cmovePhase, rssPhase } from './phases/dimse.js';
+import { indexWalk, type Skipped } from './phases/index-walk.js';
 import { cstore, stowBatch, stowSingle } from './phases/ingest.js';
+import { framesPhase, metadataPhase, renderedPhase, retrievePhase } from './phases/wado.js';
+import { consoleSummary, markdown, type Report } from './report.js';
 import type { PhaseResult } from './stats.js';
-import { startGatewayTarget, type Target } from './targets.js';
-import { formatTable } from './report.js';
+import { freePort, startGatewayTarget, type MoveConfig, type Target } from './targets.js';
 
 const MAX_PDU = 65536;
 
-interface Context {
-  workDir: string;
-  instances: number;
-}
+type PhaseOutput = PhaseResult[] | { results: PhaseResult[]; skipped: Skipped[] };
 
 interface Phase {
   name: string;
-  run(target: Target, context: Context): Promise<PhaseResult>;
+  /** Needs dcmtk as a whole (phases needing it in part skip that part themselves). */
+  dcmtk?: boolean;
+  run(target: Target, context: Context, selected: string[]): Promise<PhaseOutput>;
 }
 
-const PHASES: Phase[] = [
+const ingestCorpus = (c: Context, target: Target, name: string) =>
+  writeInstances(join(c.workDir, `${name}-${target.name}`), c.sizes.instances);
+
+export const PHASES: Phase[] = [
   {
     name: 'stow',
-    run: async (target, c) =>
-      stowSingle(target, await writeInstances(join(c.workDir, `stow-${target.name}`), c.instances), 8),
+    run: async (t, c) => [await stowSingle('stow', t, c, await ingestCorpus(c, t, 'stow'), 8)],
   },
   {
     name: 'stow-batch',
-    run: async (target, c) =>
-      stowBatch(target, await writeInstances(join(c.workDir, `batch-${target.name}`), c.instances), 50),
+    run: async (t, c) => [await stowBatch('stow-batch', t, c, await ingestCorpus(c, t, 'batch'), 50)],
   },
   {
     name: 'cstore',
-    run: async (target, c) =>
-      cstore(
-        target,
-        await writeInstances(join(c.workDir, `cstore1-${target.name}`), c.instances),
-        1,
-        c.workDir,
-        MAX_PDU,
-      ),
+    dcmtk: true,
+    run: async (t, c) => [await cstore('cstore', t, c, await ingestCorpus(c, t, 'cstore1'), 1)],
   },
   {
     name: 'cstore-4',
-    run: async (target, c) =>
-      cstore(
-        target,
-        await writeInstances(join(c.workDir, `cstore4-${target.name}`), c.instances),
-        4,
-        c.workDir,
-        MAX_PDU,
-      ),
+    dcmtk: true,
+    run: async (t, c) => [await cstore('cstore-4', t, c, await ingestCorpus(c, t, 'cstore4'), 4)],
+  },
+  { name: 'metadata', run: metadataPhase },
+  { name: 'frames', run: framesPhase },
+  { name: 'rendered', run: renderedPhase },
+  { name: 'retrieve', run: retrievePhase },
+  { name: 'cmove', dcmtk: true, run: cmovePhase },
+  { name: 'rss1g', run: rssPhase },
+  {
+    name: 'qido',
+    run: (t, c, selected) => indexWalk(t, c, { qido: true, growth: selected.includes('growth') }),
+  },
+  {
+    name: 'growth',
+    // Run together with qido when both are selected (one fill of the index serves both).
+    run: async (t, c, selected) =>
+      selected.includes('qido') ? [] : indexWalk(t, c, { qido: false, growth: true }),
   },
 ];
+
+function isCi(): boolean {
+  const ci = process.env.CI;
+  return ci !== undefined && ci !== '' && ci !== 'false' && ci !== '0';
+}
+
+function positive(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value.replaceAll('_', ''));
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name} must be a positive integer, not "${value}"`);
+  return n;
+}
+
+function sizesFrom(values: Record<string, string | boolean | undefined>): Sizes {
+  const base = values.smoke ? SMOKE_SIZES : DEFAULT_SIZES;
+  const str = (k: string) => values[k] as string | undefined;
+  const sizes: Sizes = {
+    ...base,
+    instances: positive('instances', str('instances'), base.instances),
+    growthInstances: positive('growth-instances', str('growth-instances'), base.growthInstances),
+    peerMaxInstances: positive('peer-max-instances', str('peer-max-instances'), base.peerMaxInstances),
+    rssMegabytes: positive('rss-mb', str('rss-mb'), base.rssMegabytes),
+    clients: positive('clients', str('clients'), base.clients),
+    fillClients: positive('fill-clients', str('fill-clients'), base.fillClients),
+  };
+  const qido = str('qido-studies');
+  if (qido) sizes.qidoStudies = qido.split(',').map((s) => positive('qido-studies', s, 0));
+  return sizes;
+}
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       phases: { type: 'string' },
       instances: { type: 'string' },
+      'qido-studies': { type: 'string' },
+      'growth-instances': { type: 'string' },
+      'peer-max-instances': { type: 'string' },
+      'rss-mb': { type: 'string' },
+      clients: { type: 'string' },
+      'fill-clients': { type: 'string' },
+      'orthanc-metadata': { type: 'string' },
+      'cpu-prof': { type: 'string' },
       smoke: { type: 'boolean' },
       peer: { type: 'string' },
       out: { type: 'string' },
+      keep: { type: 'boolean' },
     },
   });
   const smoke = values.smoke ?? false;
-  const context: Context = {
-    workDir: join(tmpdir(), `dicomweb-bench-${process.pid}`),
-    instances: Number(values.instances ?? (smoke ? 20 : 1000)),
-  };
+  const sizes = sizesFrom(values);
   const selected = values.phases ? values.phases.split(',') : PHASES.map((p) => p.name);
   for (const name of selected) {
-    if (!PHASES.some((p) => p.name === name))
+    if (!PHASES.some((p) => p.name === name)) {
       throw new Error(`unknown phase "${name}"; phases: ${PHASES.map((p) => p.name).join(', ')}`);
+    }
   }
   if (values.peer && values.peer !== 'orthanc') throw new Error(`unknown peer "${values.peer}"`);
+  if (values.peer && !orthancInstalled()) {
+    throw new Error('--peer orthanc: Orthanc is not installed (apt-get install -y orthanc orthanc-dicomweb)');
+  }
+  const metadataMode = (values['orthanc-metadata'] ?? 'Extrapolate') as OrthancMetadataMode;
+  if (!['Extrapolate', 'Full', 'MainDicomTags'].includes(metadataMode)) {
+    throw new Error(`--orthanc-metadata must be Extrapolate, Full or MainDicomTags`);
+  }
+  const missing = missingDcmtk();
+  const needDcmtk = selected.filter((name) =>
+    ['cstore', 'cstore-4', 'cmove', 'rss1g', 'growth'].includes(name),
+  );
+  if (missing.length && needDcmtk.length && isCi()) {
+    throw new Error(`dcmtk missing (${missing.join(', ')}) and CI is set: apt-get install -y dcmtk`);
+  }
 
-  await mkdir(context.workDir, { recursive: true });
+  const workDir = join(os.tmpdir(), `dicomweb-bench-${process.pid}`);
+  const move: MoveConfig = {
+    destination: { aeTitle: 'BENCHSCP', host: '127.0.0.1', port: await freePort() },
+    requester: 'BENCHSCU',
+  };
+  const context = new Context(workDir, sizes, MAX_PDU, missing, move);
   const results: PhaseResult[] = [];
+  const skipped: Skipped[] = [];
   const targets: Target[] = [];
+  const startedAt = new Date();
+  const loadBefore = os.loadavg()[0]!.toFixed(2);
+  /** Fairness settings of each server started in this run. */
+  const settings: Record<string, Record<string, string>> = {};
+  const running: Target[] = [];
+  const stopAll = async () => {
+    for (const target of running.splice(0)) await target.stop().catch(() => undefined);
+  };
+  const start = async (target: Promise<Target>) => {
+    const started = await target;
+    running.push(started);
+    targets.push(started);
+    settings[started.name] = started.settings;
+  };
+  process.once('SIGINT', () => {
+    process.stderr.write('interrupted: stopping the servers\n');
+    void stopAll().finally(() => process.exit(130));
+  });
+
+  await mkdir(workDir, { recursive: true });
   try {
-    targets.push(
-      await startGatewayTarget({
-        dataDir: join(context.workDir, 'gateway-data'),
-        httpPort: 18480,
-        dimsePort: 18412,
+    await start(
+      startGatewayTarget({
+        dataDir: join(workDir, 'gateway-data'),
+        httpPort: await freePort(),
+        dimsePort: await freePort(),
         maxPduLength: MAX_PDU,
+        move,
         cli: join(import.meta.dirname, '..', 'dist', 'cli.js'),
+        cpuProfileDir: values['cpu-prof'],
       }),
     );
     if (values.peer === 'orthanc') {
-      const { startOrthancTarget } = await import('./orthanc.js');
-      targets.push(
-        await startOrthancTarget({ workDir: join(context.workDir, 'orthanc'), maxPduLength: MAX_PDU }),
+      await start(
+        startOrthancTarget({ workDir: join(workDir, 'orthanc'), maxPduLength: MAX_PDU, metadataMode, move }),
       );
     }
     for (const phase of PHASES.filter((p) => selected.includes(p.name))) {
       for (const target of targets) {
+        if (phase.dcmtk && missing.length) {
+          skipped.push({
+            phase: phase.name,
+            label: phase.name,
+            target: target.name,
+            reason: `dcmtk missing (${missing.join(', ')}); apt-get install -y dcmtk`,
+          });
+          continue;
+        }
         process.stderr.write(`${phase.name} on ${target.name}...\n`);
-        results.push(await phase.run(target, context));
+        const started = performance.now();
+        const output = await phase.run(target, context, selected);
+        const list = Array.isArray(output) ? output : output.results;
+        if (!Array.isArray(output)) skipped.push(...output.skipped);
+        results.push(...list);
+        process.stderr.write(`  ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
       }
     }
   } finally {
-    for (const target of targets) await target.stop().catch(() => undefined);
-    await rm(context.workDir, { recursive: true, force: true });
+    await stopAll();
+    if (values.keep) process.stderr.write(`work directory kept: ${workDir}\n`);
+    else await rm(workDir, { recursive: true, force: true });
+  }
+  for (const s of skipped) process.stderr.write(`skipped ${s.label} on ${s.target}: ${s.reason}\n`);
+
+  const cpus = os.cpus();
+  const orthanc = values.peer === 'orthanc';
+  const report: Report = {
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
+    smoke,
+    phases: PHASES.map((p) => p.name).filter((name) => selected.includes(name)),
+    machine: {
+      cpus: cpus.length,
+      cpuModel: cpus[0]?.model.trim() ?? '?',
+      memoryGb: Math.round(os.totalmem() / 2 ** 30),
+      os: `${os.type()} ${os.release()}`,
+      node: process.version,
+      loadBefore,
+      loadAfter: os.loadavg()[0]!.toFixed(2),
+    },
+    sizes: { ...sizes, maxPduLength: MAX_PDU, orthancMetadata: orthanc ? metadataMode : undefined },
+    settings: {
+      client: {
+        http: 'one client code for both servers: node:http keep-alive agent, TCP_NODELAY, no Accept-Encoding (no compression on loopback)',
+        dimse: `dcmtk storescu / movescu / storescp with TCP_NODELAY=1, --max-pdu ${MAX_PDU}, proposing Explicit VR Little Endian (-xe)`,
+        corpus:
+          'the same synthetic instances (same UIDs and bytes) for both servers, from test/helpers/dicom-generator.ts templates',
+        qido: 'OHIF 3 study-list requests: limit=101&offset=0&fuzzymatching=false&includefield=00081030%2C00080060%2C00080090%2C00100030',
+      },
+      ...settings,
+    },
+    results,
+    skipped,
+    notes: context.notes,
+  };
+  if (orthanc) {
+    report.notes.push(
+      'Orthanc 1.10 / DICOMweb 1.7 does not split an includefield value whose commas are percent-encoded (%2C, as OHIF sends them): its study results lack StudyDescription and Modality, so it returns less than the gateway for the same QIDO request.',
+      `Orthanc's metadata mode ${metadataMode}: ` +
+        (metadataMode === 'Extrapolate'
+          ? "main DICOM tags from its index plus the pixel-module tags OHIF needs, read from a few instances (the plugin version's fastest mode that still lets OHIF display a series; 'MainDicomTags' lacks Rows/Columns/SOPClassUID)."
+          : metadataMode === 'Full'
+            ? 'every instance file is read for each request (complete metadata, like the gateway).'
+            : 'main DICOM tags only: OHIF cannot display a series from it (no Rows, Columns, SOPClassUID).'),
+    );
+  }
+  report.notes.push(...qidoMismatches(results));
+  if (sizes.growthInstances > sizes.peerMaxInstances && orthanc && selected.includes('growth')) {
+    report.notes.push(
+      `Growth checkpoints above ${sizes.peerMaxInstances.toLocaleString('en-US')} instances are measured on the gateway only (--peer-max-instances).`,
+    );
   }
 
-  const table = formatTable(results, targets);
-  process.stdout.write(`${table}\n`);
+  process.stdout.write(`${consoleSummary(report)}\n`);
   const outDir = values.out ?? join(import.meta.dirname, 'results');
   await mkdir(outDir, { recursive: true });
-  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-  const settings = Object.fromEntries(targets.map((t) => [t.name, t.settings]));
-  await writeFile(
-    join(outDir, `bench-${stamp}.json`),
-    JSON.stringify({ settings, context: { ...context, smoke }, results }, null, 2),
-  );
-  await writeFile(join(outDir, `bench-${stamp}.md`), `${table}\n`);
-  process.stderr.write(`results written to ${outDir}/bench-${stamp}.{json,md}\n`);
+  const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
+  const title = `dicomweb-gateway${orthanc ? ' vs Orthanc' : ''}, ${startedAt.toISOString().slice(0, 16)}${smoke ? ' (smoke)' : ''}`;
+  const svg = chartSvg(results, title);
+  const png = await chartPng(svg);
+  const json = JSON.stringify(report, null, 2);
+  for (const name of [`bench-${stamp}`, 'latest']) {
+    await writeFile(join(outDir, `${name}.json`), `${json}\n`);
+    await writeFile(join(outDir, `${name}.svg`), svg);
+    await writeFile(join(outDir, `${name}.png`), png);
+    await writeFile(join(outDir, `${name}.md`), markdown(report, `${name}.png`));
+  }
+  process.stderr.write(`results written to ${outDir}/bench-${stamp}.{json,md,png,svg} and latest.*\n`);
+}
+
+/** QIDO searches whose result counts differ between servers: their timings do not compare like for like. */
+function qidoMismatches(results: PhaseResult[]): string[] {
+  const notes: string[] = [];
+  type PerKind = Record<string, { results: number }>;
+  for (const r of results) {
+    const perKind = r.details?.perKind as PerKind | undefined;
+    if (r.target !== 'gateway' || !perKind) continue;
+    const peer = results.find((p) => p.target !== 'gateway' && p.label === r.label);
+    const peerKinds = peer?.details?.perKind as PerKind | undefined;
+    if (!peerKinds) continue;
+    for (const [kind, k] of Object.entries(perKind)) {
+      const other = peerKinds[kind]?.results;
+      if (other !== undefined && other !== k.results) {
+        notes.push(`${r.label}, ${kind}: the gateway found ${k.results} studies, ${peer!.target} ${other}.`);
+      }
+    }
+  }
+  return notes;
 }
 
 main().catch((error: unknown) => {

@@ -5,6 +5,20 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
+import {
+  applyAuthDefaults,
+  AUTH_SCHEMA,
+  authConfigProblems,
+  DEFAULT_AUTH_CONFIG,
+  hasAuthMethod,
+  SCOPES,
+  type AuthConfig,
+  type Scope,
+} from './auth/auth-config.js';
+import { isLoopbackHost, unsafeBindingProblem } from './auth/startup-check.js';
+
+export { hasAuthMethod, isLoopbackHost, SCOPES };
+export type { AuthConfig, Scope };
 
 export type PeerService = 'store' | 'find' | 'move' | 'get';
 
@@ -31,6 +45,16 @@ export interface GatewayConfig {
     corsOrigins: string[];
     /** Base URL clients see (e.g. behind a reverse proxy); derived from the request when empty. */
     publicBaseUrl: string;
+    /** HTTPS on the HTTP port when set (PEM files). */
+    tls?: { key: string; cert: string };
+    /** Reverse proxies (addresses or CIDR ranges) whose X-Forwarded-* headers are believed. */
+    trustedProxies: string[];
+  };
+  auth: AuthConfig;
+  audit: {
+    enabled: boolean;
+    /** JSON-lines audit trail; relative paths are under the data root. */
+    file: string;
   };
   dimse: {
     port: number;
@@ -81,6 +105,16 @@ export interface GatewayConfig {
     qidoMaxLimit: number;
     /** Memory for cached rendered images and thumbnails, in bytes. */
     renderCacheBytes: number;
+    /** Most parts (instances) in one STOW request. */
+    maxStowParts: number;
+    /** Largest request line plus headers, in bytes (answered 431). */
+    maxHeaderBytes: number;
+    /** Time a client has to send a whole request (0: none). */
+    requestTimeoutSeconds: number;
+    /** An HTTP connection with no traffic for this long is closed. */
+    idleTimeoutSeconds: number;
+    /** STOW requests handled at once; more get 429 with Retry-After. */
+    maxConcurrentUploads: number;
   };
   log: {
     level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -90,7 +124,16 @@ export interface GatewayConfig {
 export const DEFAULT_CONFIG: GatewayConfig = {
   data: './data',
   overwrite: false,
-  http: { port: 8080, host: '127.0.0.1', root: '/dicom-web', corsOrigins: [], publicBaseUrl: '' },
+  http: {
+    port: 8080,
+    host: '127.0.0.1',
+    root: '/dicom-web',
+    corsOrigins: [],
+    publicBaseUrl: '',
+    trustedProxies: [],
+  },
+  auth: DEFAULT_AUTH_CONFIG,
+  audit: { enabled: true, file: 'audit/audit.jsonl' },
   dimse: {
     port: 11112,
     host: '0.0.0.0',
@@ -112,6 +155,11 @@ export const DEFAULT_CONFIG: GatewayConfig = {
     maxInstanceBytes: 2 * 1024 * 1024 * 1024,
     qidoMaxLimit: 1000,
     renderCacheBytes: 128 * 1024 * 1024,
+    maxStowParts: 10000,
+    maxHeaderBytes: 64 * 1024,
+    requestTimeoutSeconds: 3600,
+    idleTimeoutSeconds: 120,
+    maxConcurrentUploads: 32,
   },
   log: { level: 'info' },
 };
@@ -120,6 +168,7 @@ const AE_TITLE = { type: 'string', pattern: '^(?! *$)[\\x20-\\x5b\\x5d-\\x7e]{1,
 const UID = { type: 'string', pattern: '^[0-9]+(\\.[0-9]+)*$', maxLength: 64 } as const;
 const PORT = { type: 'integer', minimum: 0, maximum: 65535 } as const;
 const POSITIVE = { type: 'integer', minimum: 1 } as const;
+const NON_EMPTY = { type: 'string', minLength: 1 } as const;
 
 const SCHEMA = {
   type: 'object',
@@ -136,7 +185,20 @@ const SCHEMA = {
         root: { type: 'string', pattern: '^(/[A-Za-z0-9._~-]+)*$' },
         corsOrigins: { type: 'array', items: { type: 'string', pattern: '^(\\*|https?://[^/\\s]+)$' } },
         publicBaseUrl: { type: 'string', pattern: '^(|https?://\\S+)$' },
+        tls: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['key', 'cert'],
+          properties: { key: NON_EMPTY, cert: NON_EMPTY },
+        },
+        trustedProxies: { type: 'array', items: NON_EMPTY },
       },
+    },
+    auth: AUTH_SCHEMA,
+    audit: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { enabled: { type: 'boolean' }, file: NON_EMPTY },
     },
     dimse: {
       type: 'object',
@@ -196,6 +258,11 @@ const SCHEMA = {
         maxInstanceBytes: POSITIVE,
         qidoMaxLimit: POSITIVE,
         renderCacheBytes: { type: 'integer', minimum: 0 },
+        maxStowParts: POSITIVE,
+        maxHeaderBytes: { type: 'integer', minimum: 1024 },
+        requestTimeoutSeconds: { type: 'number', minimum: 0 },
+        idleTimeoutSeconds: { type: 'number', exclusiveMinimum: 0 },
+        maxConcurrentUploads: POSITIVE,
       },
     },
     log: {
@@ -228,6 +295,12 @@ const OVERRIDES: {
   { key: 'dimse.port', env: 'DICOMWEB_DIMSE_PORT', flag: 'dimse-port', type: 'integer' },
   { key: 'dimse.aeTitle', env: 'DICOMWEB_AE_TITLE', flag: 'ae-title', type: 'string' },
   { key: 'overwrite', env: 'DICOMWEB_OVERWRITE', flag: 'overwrite', type: 'boolean' },
+  {
+    key: 'auth.insecureNoAuth',
+    env: 'DICOMWEB_INSECURE_NO_AUTH',
+    flag: 'insecure-no-auth',
+    type: 'boolean',
+  },
   { key: 'log.level', env: 'DICOMWEB_LOG_LEVEL', flag: 'log-level', type: 'string' },
 ];
 
@@ -277,12 +350,19 @@ export function loadConfig(sources: ConfigSources = {}): GatewayConfig {
     tls: peer.tls ?? false,
   }));
   if (config.dimse.tls) config.dimse.tls.requireClientCertificate ??= false;
+  applyAuthDefaults(config.auth);
+  const authProblems = authConfigProblems(config.auth);
+  if (authProblems.length) throw new ConfigError(`invalid configuration:\n  ${authProblems.join('\n  ')}`);
   const duplicates = config.dimse.peers.filter(
     (p, i, all) => all.findIndex((q) => q.aeTitle === p.aeTitle) !== i,
   );
   if (duplicates.length)
     throw new ConfigError(`config key "dimse.peers" lists AE title ${duplicates[0]!.aeTitle} twice`);
+  // Patient data is not served to the network without credentials unless the operator says so.
+  const unsafe = unsafeBindingProblem(config.http.host, config.auth, config.auth.insecureNoAuth);
+  if (unsafe) throw new ConfigError(unsafe);
   config.data = resolve(sources.cwd ?? process.cwd(), config.data);
+  config.audit.file = resolve(config.data, config.audit.file);
   config.http.root = config.http.root.replace(/\/+$/, '');
   config.http.publicBaseUrl = config.http.publicBaseUrl.replace(/\/+$/, '');
   return config;

@@ -17,6 +17,8 @@ export const ERROR_TABLE = {
   OUT_OF_RESOURCES: { http: 507, dimse: 0xa700, title: 'Out of resources' },
   PAYLOAD_TOO_LARGE: { http: 413, dimse: 0xa700, title: 'Payload too large' },
   TOO_MANY_REQUESTS: { http: 429, dimse: 0xa700, title: 'Too many requests' },
+  HEADERS_TOO_LARGE: { http: 431, dimse: 0xa700, title: 'Request header fields too large' },
+  REQUEST_TIMEOUT: { http: 408, dimse: 0xa700, title: 'Request timeout' },
   PROCESSING_FAILURE: { http: 500, dimse: 0x0110, title: 'Processing failure' },
   NOT_FOUND: { http: 404, dimse: 0xc000, title: 'Not found' },
   BAD_REQUEST: { http: 400, dimse: 0xa900, title: 'Bad request' },
@@ -63,7 +65,8 @@ export const DimseStatus = {
 export function toGatewayError(error: unknown): GatewayError {
   if (error instanceof GatewayError) return error;
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  if (code === 'ENOSPC' || code === 'EDQUOT') {
+  // SQLITE_FULL is better-sqlite3's code for a full disk under the index.
+  if (code === 'ENOSPC' || code === 'EDQUOT' || code === 'SQLITE_FULL') {
     return new GatewayError('OUT_OF_RESOURCES', 'no space left on the storage device', { cause: error });
   }
   if (code === 'EMFILE' || code === 'ENFILE' || code === 'ENOMEM') {

@@ -3,6 +3,7 @@
  * addresses. The redact list is a second line of defence for fields that slip into log objects.
  */
 import { pino, type Logger } from 'pino';
+import { REDACT_PATHS, requestSerializer } from './observability/log-hygiene.js';
 
 export type { Logger };
 
@@ -11,10 +12,9 @@ export function createLogger(level: string, destination?: NodeJS.WritableStream)
     {
       level,
       base: { service: 'dicomweb-gateway' },
-      redact: {
-        paths: ['patientName', 'patientId', '*.patientName', '*.patientId', 'req.headers.authorization'],
-        censor: '[redacted]',
-      },
+      // Request URLs are logged with the values of identifying query parameters (PatientName=...) redacted.
+      serializers: { req: requestSerializer },
+      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     },
     destination as pino.DestinationStream | undefined,
   );

@@ -50,6 +50,8 @@ export interface AcceptorOptions extends ConnectionOptions {
   artimTimeoutMs: number;
   policy: AcceptorPolicy;
   services: Services;
+  /** The number in this association's log lines, for the audit trail. */
+  associationId?: number;
 }
 
 export class AcceptorConnection extends DimseConnection {
@@ -58,12 +60,14 @@ export class AcceptorConnection extends DimseConnection {
   permissions = new Set<Permission>();
   /** Storage SOP classes for which the requestor accepted the SCP role from us (C-GET sub-operations). */
   readonly scuRoles = new Set<string>();
+  readonly associationId: number | undefined;
 
   constructor(
     socket: Socket,
     private readonly acceptor: AcceptorOptions,
   ) {
     super(socket, acceptor);
+    this.associationId = acceptor.associationId;
     this.setIdleTimeout(acceptor.artimTimeoutMs);
   }
 
@@ -81,6 +85,8 @@ export class AcceptorConnection extends DimseConnection {
     }
     this.callingAETitle = pdu.callingAETitle;
     this.calledAETitle = pdu.calledAETitle;
+    // Every later line of this association names its calling AE.
+    this.log = this.log.child({ callingAE: pdu.callingAETitle });
     const log = this.log;
     if (!(pdu.protocolVersion & 1)) {
       this.rejectAssociation(Reject.Permanent, Reject.SourceAcse, Reject.ProtocolVersionNotSupported);
@@ -88,10 +94,7 @@ export class AcceptorConnection extends DimseConnection {
     }
     const decision = await this.acceptor.policy.admit(pdu, { address: this.remoteAddress, tls: this.isTls });
     if (decision.reject) {
-      log.warn(
-        { callingAE: pdu.callingAETitle, calledAE: pdu.calledAETitle, why: decision.reject.why },
-        'association rejected',
-      );
+      log.warn({ calledAE: pdu.calledAETitle, why: decision.reject.why }, 'association rejected');
       this.rejectAssociation(decision.reject.result, decision.reject.source, decision.reject.reason);
       return;
     }
@@ -119,7 +122,6 @@ export class AcceptorConnection extends DimseConnection {
     );
     log.info(
       {
-        callingAE: pdu.callingAETitle,
         calledAE: pdu.calledAETitle,
         accepted: accepted.filter((c) => c.result === 0).length,
         proposed: pdu.contexts.length,

@@ -69,6 +69,8 @@ export interface ConnectionOptions {
 
 /** Buffered datasets (C-FIND identifiers, retrieve keys) are small; a larger one is a protocol abuse. */
 const MAX_BUFFERED_DATASET = 4 * 1024 * 1024;
+/** Command sets are a few hundred bytes; fragments that never end must not be buffered without bound. */
+const MAX_COMMAND_SET = 64 * 1024;
 /** Received PDUs waiting for a slow consumer before the socket is paused. */
 const MAX_QUEUED_BYTES = 8 * 1024 * 1024;
 /** The peer announced no limit (0): still send at most this much per PDU. */
@@ -77,6 +79,7 @@ const DEFAULT_SEND_PDU = 256 * 1024;
 interface Assembly {
   context: NegotiatedContext;
   commandParts: Buffer[];
+  commandSize: number;
   command?: Command;
   handling?: RequestHandling;
   /** A response to one of our requests, and its dataset parts. */
@@ -93,7 +96,7 @@ export abstract class DimseConnection extends EventEmitter {
   readonly contexts = new Map<number, NegotiatedContext>();
   peerMaxPduLength = DEFAULT_SEND_PDU;
   protected state: 'awaiting-association' | 'established' | 'releasing' | 'closed' = 'awaiting-association';
-  protected readonly log: Logger;
+  protected log: Logger;
 
   private readonly framer: PduFramer;
   private readonly queue: RawPdu[] = [];
@@ -217,7 +220,7 @@ export abstract class DimseConnection extends EventEmitter {
     if (!assembly) {
       if (!pdv.command)
         throw new ProtocolError('dataset fragment without a command', AbortReason.UnexpectedPduParameter);
-      assembly = this.assembly = { context, commandParts: [] };
+      assembly = this.assembly = { context, commandParts: [], commandSize: 0 };
     } else if (assembly.context.id !== pdv.contextId) {
       throw new ProtocolError(
         'fragments of one message on two presentation contexts',
@@ -232,6 +235,9 @@ export abstract class DimseConnection extends EventEmitter {
           AbortReason.UnexpectedPduParameter,
         );
       assembly.commandParts.push(pdv.data);
+      assembly.commandSize += pdv.data.length;
+      if (assembly.commandSize > MAX_COMMAND_SET)
+        throw new ProtocolError('command set too large', AbortReason.InvalidPduParameter);
       if (!pdv.last) return;
       const command = decodeCommand(Buffer.concat(assembly.commandParts));
       assembly.command = command;

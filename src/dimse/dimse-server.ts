@@ -54,16 +54,18 @@ export class DimseServer {
 
   private accept(socket: Socket): void {
     const { config } = this.options;
+    const associationId = ++associationCounter;
     const connection = new AcceptorConnection(socket, {
       maxPduLength: config.maxPduLength,
       idleTimeoutMs: config.idleTimeoutSeconds * 1000,
       artimTimeoutMs: config.artimTimeoutSeconds * 1000,
       log: this.log.child({
-        associationId: ++associationCounter,
+        associationId,
         remote: `${socket.remoteAddress}:${socket.remotePort}`,
       }),
       services: this.services,
       policy: this.policy,
+      associationId,
     });
     this.connections.add(connection);
     void connection.closed.then(() => this.connections.delete(connection));

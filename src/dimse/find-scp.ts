@@ -8,6 +8,7 @@ import type { DicomJsonDataset } from '../dicom/dicom-json.js';
 import { encodeJsonDataset } from '../dicom/json-dataset-writer.js';
 import { DimseStatus, toGatewayError } from '../errors.js';
 import type { IndexStore } from '../index/index-store.js';
+import type { DimseAuditSink } from '../observability/audit-log.js';
 import type { QueryLevel } from '../query/attributes.js';
 import { projectRows } from '../query/query-result-json.js';
 import type { AcceptorConnection } from './acceptor.js';
@@ -23,6 +24,7 @@ export interface FindContext {
   index: IndexStore;
   aeTitle: string;
   caseInsensitivePersonNames: boolean;
+  audit?: DimseAuditSink;
 }
 
 export function findScp(
@@ -62,11 +64,14 @@ export function findScp(
       } catch (error) {
         const failure = toGatewayError(error);
         // PS3.4 C.4.1.1.4: 0xA900 identifier does not match SOP class; 0xC000 unable to process.
-        await respond(failure.code === 'BAD_REQUEST' ? 0xa900 : 0xc000, undefined, failure.message);
+        const status = failure.code === 'BAD_REQUEST' ? 0xa900 : 0xc000;
+        context.audit?.dimseFind(connection, { status });
+        await respond(status, undefined, failure.message);
         return;
       }
       const pending = parsed.unsupportedMatching.length > 0 ? PENDING_UNSUPPORTED_KEYS : DimseStatus.Pending;
       const wanted = new Set(parsed.returnTags.map(tagToHex));
+      let matches = 0;
       for (let offset = 0; !cancelled; offset += PAGE) {
         const { rows, more } = context.index.query({
           level: parsed.level,
@@ -86,10 +91,18 @@ export function findScp(
         for (const result of results) {
           if (cancelled) break;
           await respond(pending, answer(result, wanted, parsed.level, context.aeTitle));
+          matches++;
         }
         if (!more) break;
       }
-      await respond(cancelled ? DimseStatus.Cancel : DimseStatus.Success);
+      const status = cancelled ? DimseStatus.Cancel : DimseStatus.Success;
+      context.audit?.dimseFind(connection, {
+        level: parsed.level,
+        conditions: parsed.conditions,
+        status,
+        matches,
+      });
+      await respond(status);
     },
   };
 }

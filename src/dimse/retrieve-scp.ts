@@ -10,12 +10,13 @@ import type { DicomPeerLookup } from './peers.js';
 import { DimseStatus, toGatewayError } from '../errors.js';
 import type { IndexStore, StoredInstanceRef } from '../index/index-store.js';
 import type { Logger } from '../log.js';
+import type { DimseAuditSink } from '../observability/audit-log.js';
 import type { FileStore } from '../storage/file-store.js';
 import type { AcceptorConnection } from './acceptor.js';
 import { CommandField, type Command } from './command-set.js';
 import type { DimseConnection, IncomingRequest, RequestHandling } from './connection.js';
 import type { ProposedContext } from './pdu.js';
-import { instancesFor, parseIdentifier, readIdentifier } from './query-retrieve.js';
+import { instancesFor, parseIdentifier, readIdentifier, type ParsedIdentifier } from './query-retrieve.js';
 import { RequestorConnection, type AssociationTarget } from './requestor.js';
 import { sendInstances, type SubOperationCounts } from './store-suboperations.js';
 
@@ -27,6 +28,7 @@ export interface RetrieveContext {
   maxPduLength: number;
   idleTimeoutMs: number;
   caseInsensitivePersonNames: boolean;
+  audit?: DimseAuditSink;
   log: Logger;
 }
 
@@ -62,6 +64,24 @@ export function retrieveScp(
         : undefined,
     );
 
+  const operation = move ? ('C-MOVE' as const) : ('C-GET' as const);
+  const destination = move ? request.command.moveDestination : undefined;
+  const audit = (
+    status: number,
+    refs: StoredInstanceRef[] = [],
+    parsed?: ParsedIdentifier,
+    failedSopInstanceUids?: string[],
+  ) =>
+    context.audit?.dimseRetrieve(connection, {
+      operation,
+      destination,
+      level: parsed?.level,
+      conditions: parsed?.conditions,
+      instances: refs,
+      failedSopInstanceUids,
+      status,
+    });
+
   return {
     dataset: 'buffer',
     cancel: () => {
@@ -69,8 +89,9 @@ export function retrieveScp(
     },
     run: async (bytes) => {
       let refs: StoredInstanceRef[];
+      let parsed: ParsedIdentifier;
       try {
-        const parsed = parseIdentifier(
+        parsed = parseIdentifier(
           readIdentifier(bytes ?? Buffer.alloc(0), request.context.transferSyntax),
           request.context.abstractSyntax,
           {
@@ -81,10 +102,9 @@ export function retrieveScp(
         refs = instancesFor(context.index, parsed);
       } catch (error) {
         const failure = toGatewayError(error);
-        await respond({
-          status: failure.code === 'BAD_REQUEST' ? 0xa900 : 0xc000,
-          errorComment: failure.message.slice(0, 64),
-        });
+        const status = failure.code === 'BAD_REQUEST' ? 0xa900 : 0xc000;
+        audit(status);
+        await respond({ status, errorComment: failure.message.slice(0, 64) });
         return;
       }
 
@@ -96,6 +116,7 @@ export function retrieveScp(
             { destination: request.command.moveDestination },
             'C-MOVE to an unknown destination',
           );
+          audit(UNKNOWN_DESTINATION, [], parsed);
           await respond({ status: UNKNOWN_DESTINATION, errorComment: 'move destination unknown' });
           return;
         }
@@ -105,6 +126,12 @@ export function retrieveScp(
           context.log.warn(
             { err: (error as Error).message, destination: destination.calledAETitle },
             'cannot associate with the move destination',
+          );
+          audit(
+            UNABLE_TO_PERFORM,
+            refs,
+            parsed,
+            refs.map((r) => r.sopInstanceUid),
           );
           await respond(
             {
@@ -152,6 +179,7 @@ export function retrieveScp(
             ? DimseStatus.WarningSubOperations
             : UNABLE_TO_PERFORM
           : DimseStatus.Success;
+      audit(status, refs, parsed, counts.failedSopInstanceUids);
       await respond(
         {
           status,

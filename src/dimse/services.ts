@@ -7,6 +7,7 @@ import { DimseStatus, ERROR_TABLE, toGatewayError } from '../errors.js';
 import type { IndexStore } from '../index/index-store.js';
 import type { IngestJob, IngestService } from '../ingest/store-instance.js';
 import type { Logger } from '../log.js';
+import type { DimseAuditSink } from '../observability/audit-log.js';
 import type { FileStore } from '../storage/file-store.js';
 import type { AcceptorConnection, Permission, Services } from './acceptor.js';
 import { CommandField, type Command } from './command-set.js';
@@ -27,6 +28,8 @@ export interface ServiceContext {
   maxPduLength: number;
   idleTimeoutMs: number;
   caseInsensitivePersonNames: boolean;
+  /** C-FIND, C-MOVE and C-GET are audited here; C-STORE through the ingest listener. */
+  audit?: DimseAuditSink;
   log: Logger;
 }
 
@@ -38,6 +41,20 @@ const PERMISSION: Partial<Record<number, Permission>> = {
 };
 
 export function createServices(context: ServiceContext): Services {
+  // Lines the services (and the ingest pipeline, for a C-STORE) write name the association: one child
+  // logger per association, made on its first operation.
+  const logs = new WeakMap<AcceptorConnection, Logger>();
+  const associationLog = (connection: AcceptorConnection): Logger => {
+    let log = logs.get(connection);
+    if (!log) {
+      log = context.log.child({
+        associationId: connection.associationId,
+        callingAE: connection.callingAETitle,
+      });
+      logs.set(connection, log);
+    }
+    return log;
+  };
   return {
     handle(connection, request) {
       const field = request.command.commandField;
@@ -54,14 +71,14 @@ export function createServices(context: ServiceContext): Services {
         case CommandField.CEchoRQ:
           return { run: () => respond(connection, request, { status: DimseStatus.Success }) };
         case CommandField.CStoreRQ:
-          return store(connection, request, context.ingest);
+          return store(connection, request, context.ingest, associationLog(connection));
         case CommandField.CFindRQ:
           return findScp(connection, request, context);
         case CommandField.CMoveRQ:
         case CommandField.CGetRQ:
           return retrieveScp(connection, request, {
             ...context,
-            log: context.log.child({ callingAE: connection.callingAETitle }),
+            log: associationLog(connection),
           });
         default:
           return refuse(connection, request, UNRECOGNIZED_OPERATION, 'operation not supported');
@@ -100,11 +117,15 @@ function store(
   connection: AcceptorConnection,
   request: IncomingRequest,
   ingest: IngestService,
+  log: Logger,
 ): RequestHandling {
   const { command, context } = request;
   const job: Promise<IngestJob> = ingest.begin({
     door: 'dimse',
     callingAETitle: connection.callingAETitle,
+    // Who sent it, for the audit trail (the calling AE title is callingAETitle).
+    origin: { associationId: connection.associationId, address: connection.remoteAddress },
+    log,
     dataset: {
       sopClassUid: command.affectedSopClassUid ?? '',
       sopInstanceUid: command.affectedSopInstanceUid ?? '',

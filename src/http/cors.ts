@@ -8,7 +8,7 @@ import type { FastifyInstance } from 'fastify';
 const ALLOWED_HEADERS =
   'Authorization, Accept, Content-Type, Range, If-None-Match, If-Modified-Since, X-Request-Id';
 const EXPOSED_HEADERS =
-  'Content-Type, Content-Length, Content-Range, Content-Location, ETag, Warning, X-Request-Id';
+  'Content-Type, Content-Length, Content-Range, Content-Location, ETag, Warning, X-Request-Id, WWW-Authenticate';
 const METHODS = 'GET, HEAD, POST, DELETE, OPTIONS';
 
 export function installCors(app: FastifyInstance, allowedOrigins: string[]): void {

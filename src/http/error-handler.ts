@@ -3,6 +3,8 @@
  * table; fastify's own errors keep theirs; anything else is a 500 whose text is not shown to clients.
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { ERROR_TABLE, GatewayError, type ErrorCode } from '../errors.js';
 
 export interface ErrorBody {
@@ -59,4 +61,33 @@ export function installErrorHandler(app: FastifyInstance): void {
       new GatewayError('NOT_FOUND', `no route for ${request.method} ${request.url.split('?')[0]}`),
     ),
   );
+}
+
+/**
+ * Errors Node finds before a request reaches fastify (oversize headers, a request that took too long,
+ * unparsable HTTP) get the same JSON body as every other error.
+ */
+export function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const code: ErrorCode =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? 'HEADERS_TOO_LARGE'
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? 'REQUEST_TIMEOUT'
+        : 'BAD_REQUEST';
+  const status = ERROR_TABLE[code].http;
+  const message =
+    code === 'HEADERS_TOO_LARGE'
+      ? 'the request line and headers are over the size limit (limits.maxHeaderBytes)'
+      : code === 'REQUEST_TIMEOUT'
+        ? 'the request was not received in time (limits.requestTimeoutSeconds)'
+        : 'malformed HTTP request';
+  const body = JSON.stringify(bodyFor(code, status, message));
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy();
 }

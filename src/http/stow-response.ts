@@ -3,7 +3,7 @@
  * ReferencedSOPSequence and refused ones in FailedSOPSequence, and the HTTP status that goes with it.
  */
 import type { DicomJsonAttribute, DicomJsonDataset } from '../dicom/dicom-json.js';
-import type { GatewayError } from '../errors.js';
+import { ERROR_TABLE, type GatewayError } from '../errors.js';
 import type { InstanceIdentity, StoreOutcome } from '../ingest/outcome.js';
 
 /** A part that never reached the pipeline (wrong media type in the part, broken multipart) also fails. */
@@ -54,7 +54,16 @@ export function stowResponse(
   if (failed.length > 0) body['00081198'] = { vr: 'SQ', Value: failed };
   if (referenced.length > 0) body['00081199'] = { vr: 'SQ', Value: referenced };
 
-  // PS3.18 10.5.3.1: 200 all stored, 202 some failed, 409 none stored.
-  const status = failed.length === 0 ? 200 : referenced.length > 0 ? 202 : 409;
+  // PS3.18 10.5.3.1: 200 all stored, 202 some failed, 409 none stored; 507 when none could be stored
+  // for lack of space, which tells the client to retry later rather than fix its data.
+  const outOfSpace = results.some((r) => !r.ok && r.error.code === 'OUT_OF_RESOURCES');
+  const status =
+    failed.length === 0
+      ? 200
+      : referenced.length > 0
+        ? 202
+        : outOfSpace
+          ? ERROR_TABLE.OUT_OF_RESOURCES.http
+          : 409;
   return { status, body, warnings };
 }

@@ -122,12 +122,24 @@ export interface IndexStore {
   getMetadata(sopInstanceUid: string): string | undefined;
   /** Runs a QIDO / C-FIND query. */
   query(spec: QuerySpec): QueryResult;
-  /** Removes instance rows (and emptied series, studies, patients) in one transaction; returns the file keys. */
+  /**
+   * Removes instance rows (and emptied series, studies, patients) in one transaction; returns the file
+   * keys, which stay queued in pendingFileRemovals until completeFileRemovals is called for them.
+   */
   deleteInstances(scope: {
     studyInstanceUid: string;
     seriesInstanceUid?: string;
     sopInstanceUid?: string;
   }): string[];
+  /**
+   * Files of deleted or replaced instances not yet confirmed removed (a crash can come between the index
+   * transaction and the file removal); never a key an indexed instance uses.
+   */
+  pendingFileRemovals(): string[];
+  /** Whether an indexed instance uses this file. */
+  isFileIndexed(fileKey: string): boolean;
+  /** Confirms these files are gone from the store. */
+  completeFileRemovals(fileKeys: string[]): void;
   /** Every indexed file key with its expected size and hash, for verification. */
   listFiles(): Iterable<{ fileKey: string; fileSize: number; sha256: string; sopInstanceUid: string }>;
   /** Counts for metrics and reports. */

@@ -101,4 +101,12 @@ export const MIGRATIONS: string[] = [
   CREATE INDEX instances_series ON instances (series_pk, instance_number);
   CREATE INDEX instances_sop_class ON instances (sop_class_uid);
   `,
+  // Files whose index rows are gone (deleted or replaced) but which may still be on disk: removed after
+  // the transaction commits, and again at start-up if a crash came in between, so a deleted instance
+  // never comes back through verify --repair or reindex.
+  `
+  CREATE TABLE pending_file_removals (
+    file_key TEXT PRIMARY KEY
+  );
+  `,
 ];

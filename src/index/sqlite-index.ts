@@ -125,7 +125,14 @@ export class SqliteIndex implements IndexStore {
           series_time, pps_start_date, pps_start_time, body_part, request_attributes, updated_at)
         VALUES (@studyPk, @uid, @modality, @number, @description, @descriptionCi, @date, @time, @ppsDate, @ppsTime,
           @bodyPart, @requestAttributes, @now)`),
-      findInstance: db.prepare(`SELECT pk, series_pk FROM instances WHERE sop_uid = ?`),
+      findInstance: db.prepare(`SELECT pk, series_pk, file_key FROM instances WHERE sop_uid = ?`),
+      addPendingRemoval: db.prepare(`INSERT OR IGNORE INTO pending_file_removals (file_key) VALUES (?)`),
+      fileIndexed: db.prepare(`SELECT 1 FROM instances WHERE file_key = ?`),
+      dropPendingRemoval: db.prepare(`DELETE FROM pending_file_removals WHERE file_key = ?`),
+      listPendingRemovals: db.prepare(`SELECT p.file_key AS fileKey FROM pending_file_removals p
+        WHERE NOT EXISTS (SELECT 1 FROM instances i WHERE i.file_key = p.file_key) ORDER BY p.file_key`),
+      dropReferencedRemovals: db.prepare(`DELETE FROM pending_file_removals
+        WHERE EXISTS (SELECT 1 FROM instances i WHERE i.file_key = pending_file_removals.file_key)`),
       insertInstance: db.prepare(`
         INSERT INTO instances (series_pk, sop_uid, sop_class_uid, instance_number, rows, columns, bits_allocated,
           number_of_frames, photometric, content_date, content_time, transfer_syntax, file_key, file_size, sha256,
@@ -184,7 +191,7 @@ export class SqliteIndex implements IndexStore {
 
     let result: IndexWriteResult = 'inserted';
     const existingInstance = s.findInstance.get(instance.sopInstanceUid) as
-      { pk: number; series_pk: number } | undefined;
+      { pk: number; series_pk: number; file_key: string } | undefined;
     if (existingInstance) {
       this.removeInstanceRows([existingInstance], now);
       result = 'replaced';
@@ -248,6 +255,8 @@ export class SqliteIndex implements IndexStore {
       newSeries = 1;
     }
 
+    // A key whose earlier file is still queued for removal now names this instance's file.
+    s.dropPendingRemoval.run(storage.fileKey);
     s.insertInstance.run({
       seriesPk,
       sopUid: instance.sopInstanceUid,
@@ -280,12 +289,16 @@ export class SqliteIndex implements IndexStore {
     return result;
   }
 
-  /** Deletes instance rows, updates counts, and removes series, studies and patients left empty. */
-  private removeInstanceRows(rows: { pk: number; series_pk: number }[], now: string): void {
+  /**
+   * Deletes instance rows, updates counts, removes series, studies and patients left empty, and queues
+   * the rows' files for removal.
+   */
+  private removeInstanceRows(rows: { pk: number; series_pk: number; file_key: string }[], now: string): void {
     const s = this.statements;
     const perSeries = new Map<number, number>();
     for (const row of rows) {
       s.deleteInstance.run(row.pk);
+      s.addPendingRemoval.run(row.file_key);
       perSeries.set(row.series_pk, (perSeries.get(row.series_pk) ?? 0) + 1);
     }
     const touchedStudies = new Map<number, { instances: number; series: number }>();
@@ -367,6 +380,23 @@ export class SqliteIndex implements IndexStore {
     })();
   }
 
+  isFileIndexed(fileKey: string): boolean {
+    return this.statements.fileIndexed.get(fileKey) !== undefined;
+  }
+
+  pendingFileRemovals(): string[] {
+    return (this.statements.listPendingRemovals.all() as { fileKey: string }[]).map((r) => r.fileKey);
+  }
+
+  completeFileRemovals(fileKeys: string[]): void {
+    if (fileKeys.length === 0) return;
+    this.db.transaction(() => {
+      for (const key of fileKeys) this.statements.dropPendingRemoval.run(key);
+      this.statements.dropReferencedRemovals.run();
+    })();
+    this.checkpointer?.noteWrite();
+  }
+
   listFiles(): Iterable<{ fileKey: string; fileSize: number; sha256: string; sopInstanceUid: string }> {
     return this.statements.listFiles.iterate() as Iterable<{
       fileKey: string;
@@ -387,7 +417,8 @@ export class SqliteIndex implements IndexStore {
   }
 
   checkWritable(): void {
-    this.db.exec('BEGIN IMMEDIATE; ROLLBACK;');
+    // A write that changes nothing: BEGIN IMMEDIATE alone succeeds on a read-only database.
+    this.db.exec('BEGIN IMMEDIATE; DELETE FROM instances WHERE 0; ROLLBACK;');
   }
 
   async close(): Promise<void> {

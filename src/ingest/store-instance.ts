@@ -7,11 +7,14 @@
 import type { Logger } from 'pino';
 import { buildFileMetaHeader } from '../dicom/file-meta.js';
 import type { ReaderLimits } from '../dicom/dataset-reader.js';
+import { DicomParseError } from '../dicom/errors.js';
 import { GatewayError, toGatewayError } from '../errors.js';
 import type { IndexStore, InstanceRecord } from '../index/index-store.js';
 import type { FileStore, ObjectWriter } from '../storage/file-store.js';
 import { extractRecord } from './extract-record.js';
 import { KeyedMutex } from './keyed-mutex.js';
+import { removeQueuedFiles } from './remove-files.js';
+import type { RequestOrigin } from './origin.js';
 import type { InstanceIdentity, StoreOutcome } from './outcome.js';
 import { InstanceReceiver } from './receive-instance.js';
 import { readIdentity, validateInstance, type Expectations } from './validate-instance.js';
@@ -33,11 +36,18 @@ export interface BeginOptions {
   dataset?: { sopClassUid: string; sopInstanceUid: string; transferSyntaxUid: string };
   /** STOW-RS to /studies/{study}: instances of other studies are refused. */
   expectedStudyInstanceUid?: string;
+  /** Who sent the instance, for the listeners (the audit trail); ingest itself never reads it. */
+  origin?: RequestOrigin;
+  /**
+   * A child of the service's logger binding who asked (reqId; associationId and callingAE): ingest's
+   * lines about this instance go through it. The service's own logger otherwise.
+   */
+  log?: Logger;
 }
 
 /** Observers for metrics and audit; the ingest core does not know who listens. */
 export interface IngestListener {
-  (event: { door: Door; outcome: StoreOutcome; callingAETitle?: string }): void;
+  (event: { door: Door; outcome: StoreOutcome; callingAETitle?: string; origin?: RequestOrigin }): void;
 }
 
 export class IngestService {
@@ -113,9 +123,17 @@ export class IngestService {
       return this.report(options, { ok: true, status, instance: valid, bytes });
     } catch (error) {
       await writer.abort().catch(() => undefined);
-      const failure = toGatewayError(error);
+      // What the record is built from can still turn out unreadable (a frame layout the pixel data does
+      // not fit): that is the instance's fault, "cannot understand", not a processing failure.
+      const failure =
+        error instanceof DicomParseError
+          ? new GatewayError('INVALID_DICOM', error.message)
+          : toGatewayError(error);
       if (failure.code === 'PROCESSING_FAILURE' || failure.code === 'OUT_OF_RESOURCES') {
-        this.log.error({ err: error, sopInstanceUid: identity.sopInstanceUid }, 'storing an instance failed');
+        (options.log ?? this.log).error(
+          { err: error, sopInstanceUid: identity.sopInstanceUid },
+          'storing an instance failed',
+        );
       }
       return this.report(options, { ok: false, error: failure, instance: identity, bytes });
     }
@@ -155,15 +173,9 @@ export class IngestService {
         );
       throw error;
     }
+    void writer.confirm();
     if (existing && existing.storage.fileKey !== fileKey) {
-      await this.store
-        .remove(existing.storage.fileKey)
-        .catch((error: unknown) =>
-          this.log.warn(
-            { err: error, fileKey: existing.storage.fileKey },
-            'could not remove a replaced file',
-          ),
-        );
+      await removeQueuedFiles(this.store, this.index, [existing.storage.fileKey], this.log);
     }
     return existing ? 'replaced' : 'stored';
   }
@@ -185,12 +197,18 @@ export class IngestService {
   }
 
   private report(options: BeginOptions, outcome: StoreOutcome): StoreOutcome {
-    const event = { door: options.door, outcome, callingAETitle: options.callingAETitle };
+    const event = {
+      door: options.door,
+      outcome,
+      callingAETitle: options.callingAETitle,
+      origin: options.origin,
+    };
     for (const listener of this.listeners) listener(event);
+    const log = options.log ?? this.log;
     if (outcome.ok) {
-      this.log.debug({ door: options.door, ...outcome.instance, status: outcome.status }, 'instance stored');
+      log.debug({ door: options.door, ...outcome.instance, status: outcome.status }, 'instance stored');
     } else {
-      this.log.info(
+      log.info(
         {
           door: options.door,
           sopInstanceUid: outcome.instance.sopInstanceUid,

@@ -6,7 +6,7 @@
 import type { ParsedDicom } from '../dicom/dataset-reader.js';
 import { Tag } from '../dicom/tags.js';
 import { isValidUid } from '../dicom/uid.js';
-import { getString } from '../dicom/values.js';
+import { getString, getStrings } from '../dicom/values.js';
 import { GatewayError } from '../errors.js';
 import type { InstanceIdentity } from './outcome.js';
 
@@ -44,6 +44,10 @@ export function validateInstance(
   for (const [tag, name, key] of REQUIRED) {
     const value = getString(parsed.dataset, tag);
     if (value === undefined) throw new GatewayError('INVALID_ATTRIBUTE', `${name} is missing`);
+    // One value (VM 1): with a backslash, readers would disagree on which instance this is.
+    if (getStrings(parsed.dataset, tag).length > 1) {
+      throw new GatewayError('INVALID_ATTRIBUTE', `${name} has more than one value`);
+    }
     if (!isValidUid(value)) {
       throw new GatewayError(
         'INVALID_ATTRIBUTE',

@@ -185,6 +185,9 @@ function condition(
 ): MatchCondition {
   const value = raw.trim();
   const field = entry.field;
+  // SQLite's GLOB stops at a NUL: "*=\0=*" would match every name. No DICOM text holds one (padding
+  // is trimmed before this), so a NUL is refused rather than matched.
+  if (value.includes('\0')) throw badRequest(`${entry.keyword} value contains a NUL character`);
   switch (entry.vr) {
     case 'UI': {
       const values = splitList(value, entry);

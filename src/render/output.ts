@@ -102,6 +102,8 @@ function pipeline(raster: Raster, placement: Placement): Sharp {
   return raster.channels === 1 ? image.toColourspace('b-w') : image;
 }
 
+const JPEG_MAX_SIDE = 65500;
+
 export async function encodeImage(
   raster: Raster,
   viewport: Viewport | undefined,
@@ -109,6 +111,13 @@ export async function encodeImage(
   quality: number | undefined,
 ): Promise<{ bytes: Buffer; width: number; height: number }> {
   const placement = placeViewport(raster.width, raster.height, viewport);
+  // libjpeg's limit (Columns may be up to 65535): an unhandled encoder error otherwise, a 500.
+  if (mediaType === 'image/jpeg' && Math.max(placement.outWidth, placement.outHeight) > JPEG_MAX_SIDE) {
+    throw new RenderError(
+      `a JPEG is at most ${JPEG_MAX_SIDE} pixels wide and high, this image is ${placement.outWidth}x${placement.outHeight}: ask for image/png or a smaller viewport`,
+      'unsupported',
+    );
+  }
   const image = pipeline(raster, placement);
   let bytes: Buffer;
   if (mediaType === 'image/jpeg') {

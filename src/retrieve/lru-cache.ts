@@ -34,6 +34,23 @@ export class LruCache<K, V> {
     }
   }
 
+  /** Drops every entry whose key matches; returns how many went. */
+  deleteWhere(matches: (key: K) => boolean): number {
+    let dropped = 0;
+    for (const [key, entry] of this.entries) {
+      if (!matches(key)) continue;
+      this.entries.delete(key);
+      this.total -= entry.size;
+      dropped++;
+    }
+    return dropped;
+  }
+
+  clear(): void {
+    this.entries.clear();
+    this.total = 0;
+  }
+
   get size(): number {
     return this.total;
   }

@@ -28,6 +28,14 @@ export class MetadataService {
 
   constructor(private readonly index: IndexStore) {}
 
+  /**
+   * Empties the cache. Entries are keyed by scope version, so stale ones are never served; this only
+   * keeps deleted patients' metadata from lingering in memory.
+   */
+  forgetAll(): void {
+    this.cache.clear();
+  }
+
   /** The ETag the metadata of this scope would have now; 404 when the scope holds nothing. */
   etag(scope: Scope, base: string, format: 'json' | 'xml'): string {
     const version = this.index.scopeVersion(scope);

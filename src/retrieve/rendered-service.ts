@@ -46,6 +46,12 @@ export class RenderedService {
     this.cache = new LruCache(cacheBytes, (b) => b.length);
   }
 
+  /** Drops cached images of deleted instances, so their pixels do not linger in memory. */
+  forget(sopInstanceUids: readonly string[]): void {
+    const gone = new Set(sopInstanceUids);
+    this.cache.deleteWhere((key) => gone.has(key.slice(0, key.indexOf('|'))));
+  }
+
   metadataOf(ref: StoredInstanceRef): DicomJsonDataset {
     const text = this.index.getMetadata(ref.sopInstanceUid);
     if (!text) throw new GatewayError('NOT_FOUND', `instance ${ref.sopInstanceUid} not found`);

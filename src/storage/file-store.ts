@@ -26,7 +26,16 @@ export interface ObjectWriter {
    * key exists, after which commit may be called again with another key.
    */
   commit(key: string): Promise<StoredObject>;
-  /** Discards the object. Safe to call at any time, also after a failed commit. */
+  /**
+   * The caller has recorded the committed object (indexed it). Until then the store keeps a marker, so
+   * that after a crash `recoverPlacements` can tell objects committed but never recorded. Never fails;
+   * callers need not wait for it.
+   */
+  confirm(): Promise<void>;
+  /**
+   * Discards the object if it was not committed, and the marker if it was (the caller removes a
+   * committed object it could not record with `remove`). Safe to call at any time.
+   */
   abort(): Promise<void>;
 }
 
@@ -41,6 +50,12 @@ export interface FileStore {
   remove(key: string): Promise<void>;
   /** Every committed object's key under a prefix (e.g. "files/"), in sorted order. */
   list(prefix: string): AsyncIterable<string>;
+  /**
+   * Objects a crash left committed but not confirmed: each key is kept when `isRecorded` says the
+   * caller has it, otherwise removed (it was never acknowledged). Returns the removed keys. Run at
+   * start-up, before cleanTemporary and before any writer is used.
+   */
+  recoverPlacements(isRecorded: (key: string) => boolean): Promise<string[]>;
   /** Removes partial objects left by a crash. Returns how many were removed. */
   cleanTemporary(): Promise<number>;
   /** Checks the store can be written, for readiness probes. */

@@ -6,14 +6,16 @@
  * waits for its own fsyncs and little else.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, linkSync, writevSync, constants as fsConstants } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { createReadStream, linkSync, renameSync, writevSync, constants as fsConstants } from 'node:fs';
+import { copyFile, mkdir, open, readdir, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { DirectorySync } from './directory-sync.js';
 import { dirname, join, relative, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import type { FileStore, ObjectWriter, StoredObject } from './file-store.js';
 
 const TEMP_DIR = 'tmp';
+/** Temp files renamed to `<key, URI-encoded>.placing` once placed, until their commit is confirmed. */
+const MARKER_SUFFIX = '.placing';
 const WRITE_BATCH_BYTES = 1024 * 1024;
 /**
  * Batches up to this size are written synchronously: into the page cache that takes microseconds, while
@@ -76,9 +78,28 @@ export class FsFileStore implements FileStore {
   async createWriter(): Promise<ObjectWriter> {
     if (this.closed) throw new Error('file store is closed');
     while (this.spares.length < SPARE_TEMP_FILES + 1) this.spares.push(this.openTempFile());
-    const { handle, path } = await this.spares.shift()!;
-    this.sparePaths.delete(path);
-    return new FsObjectWriter(this, handle, path);
+    let spare: TempFile;
+    try {
+      spare = await this.spares.shift()!;
+    } catch {
+      // Spares opened while the directory was failing (ENOSPC, EMFILE) would fail the next writers too,
+      // after it recovered: drop them all and open one now, which reports the current state.
+      for (const dropped of this.spares.splice(0)) void this.discard(dropped);
+      spare = await this.openTempFile();
+    }
+    this.sparePaths.delete(spare.path);
+    return new FsObjectWriter(this, spare.handle, spare.path);
+  }
+
+  private async discard(spare: Promise<TempFile>): Promise<void> {
+    try {
+      const { handle, path } = await spare;
+      this.sparePaths.delete(path);
+      await handle.close();
+      await rm(path, { force: true });
+    } catch {
+      // it never opened
+    }
   }
 
   private openTempFile(): Promise<TempFile> {
@@ -194,25 +215,57 @@ export class FsFileStore implements FileStore {
     await writer.abort();
   }
 
-  /** Moves a finished temp file into place without replacing anything, and makes that durable. */
-  async place(tempPath: string, key: string): Promise<void> {
+  /**
+   * Moves a finished temp file into place without replacing anything, and makes that durable. The temp
+   * file is first renamed to a marker naming the key, and stays until the caller confirms: a crash between
+   * placement and the caller's record leaves the marker for recoverPlacements. Returns the marker's path.
+   */
+  async place(tempPath: string, key: string): Promise<string> {
     const path = this.pathOf(key);
     const dir = dirname(path);
     await this.ensureDir(dir);
+    const marker = this.markerOf(key);
+    // Directory entries are page-cache work: done inline, like the small writes.
+    if (marker !== tempPath) renameSync(tempPath, marker);
     // link() fails with EEXIST rather than silently replacing an existing object, unlike rename().
     try {
-      // A directory entry is page-cache work: done inline, like the small writes.
-      linkSync(tempPath, path);
-      // The temp name is not needed for durability; a crash leaves it to the start-up clean-up.
-      unlink(tempPath).catch(() => undefined);
+      linkSync(marker, path);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') throw Object.assign(error as Error, { marker });
       if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') throw error;
-      // Filesystems without hard links: check, then rename (callers hold a per-instance lock).
-      if (await this.exists(key)) throw Object.assign(new Error(`${key} exists`), { code: 'EEXIST' });
-      await rename(tempPath, path);
+      // Filesystems without hard links: check, then copy (callers hold a per-instance lock), keeping
+      // the marker until the caller confirms.
+      if (await this.exists(key)) throw Object.assign(new Error(`${key} exists`), { code: 'EEXIST', marker });
+      await copyFile(marker, path, fsConstants.COPYFILE_EXCL);
+      if (this.fsync) await syncFile(path);
     }
     if (this.fsync) await this.directories.sync(dir);
+    return marker;
+  }
+
+  private markerOf(key: string): string {
+    const name = `${encodeURIComponent(key)}${MARKER_SUFFIX}`;
+    if (name.length > 255) throw new Error(`object key too long: ${key.slice(0, 80)}...`);
+    return join(this.root, TEMP_DIR, name);
+  }
+
+  async recoverPlacements(isRecorded: (key: string) => boolean): Promise<string[]> {
+    const dir = join(this.root, TEMP_DIR);
+    const removed: string[] = [];
+    for (const name of await readdir(dir).catch(() => [] as string[])) {
+      if (!name.endsWith(MARKER_SUFFIX)) continue;
+      const key = decodeURIComponent(name.slice(0, -MARKER_SUFFIX.length));
+      if (!isRecorded(key)) {
+        await this.remove(key);
+        removed.push(key);
+      }
+      await rm(join(dir, name), { force: true });
+    }
+    if (removed.length > 0 && this.fsync) {
+      for (const key of removed) await this.directories.sync(dirname(this.pathOf(key)));
+    }
+    return removed;
   }
 
   private async ensureDir(dir: string): Promise<void> {
@@ -239,11 +292,12 @@ class FsObjectWriter implements ObjectWriter {
   private written = 0;
   private closed = false;
   private closing: Promise<void> | undefined;
+  private committed: string | undefined;
 
   constructor(
     private readonly store: FsFileStore,
     private readonly handle: FileHandle,
-    private readonly tempPath: string,
+    private tempPath: string,
   ) {}
 
   get size(): number {
@@ -280,6 +334,7 @@ class FsObjectWriter implements ObjectWriter {
   }
 
   async commit(key: string): Promise<StoredObject> {
+    if (this.committed) throw new Error(`already committed as ${this.committed}`);
     // A commit that failed because the key exists may be retried under another key: seal only once.
     if (!this.closed) {
       await this.flush();
@@ -289,11 +344,22 @@ class FsObjectWriter implements ObjectWriter {
       this.closing = this.handle.close();
     }
     try {
-      await this.store.place(this.tempPath, key);
+      this.tempPath = await this.store.place(this.tempPath, key);
+      this.committed = key;
+    } catch (error) {
+      // The temp file was renamed to the marker of a key that exists: it goes on from there.
+      const marker = (error as { marker?: string }).marker;
+      if (marker) this.tempPath = marker;
+      throw error;
     } finally {
       await this.closing;
     }
     return { key, size: this.written };
+  }
+
+  confirm(): Promise<void> {
+    // Only a crash-recovery hint: removing it needs no fsync, and callers need not wait for it.
+    return unlink(this.tempPath).catch(() => undefined);
   }
 
   async abort(): Promise<void> {
@@ -320,4 +386,13 @@ function remainingSlices(buffers: Buffer[], skip: number): Buffer[] {
     left = 0;
   }
   return out;
+}
+
+async function syncFile(path: string): Promise<void> {
+  const handle = await open(path, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
 }

@@ -119,6 +119,25 @@ describe('OHIF static server of the e2e harness', () => {
     );
   });
 
+  test('puts an oidc block in app-config.js only when given one', () => {
+    const parse = (text: string) =>
+      JSON.parse(text.replace(/^[^]*?window\.config = /, '').replace(/;\s*$/, '')) as Record<string, unknown>;
+    assert.equal('oidc' in parse(appConfigJs({ gatewayUrl: 'http://h:1' })), false);
+    const oidc = [
+      {
+        authority: 'http://idp.example:2',
+        client_id: 'ohif-viewer',
+        redirect_uri: '/callback',
+        response_type: 'code' as const,
+        scope: 'openid read',
+        automaticSilentRenew: false,
+      },
+    ];
+    const config = parse(appConfigJs({ gatewayUrl: 'http://h:1' }, { oidc }));
+    assert.deepEqual(config.oidc, oidc);
+    assert.equal((config.dataSources as unknown[]).length, 1, 'the data source is unchanged');
+  });
+
   test('leaves out the isolation headers when asked to', async () => {
     const plain = await startOhifServer({ dist, crossOriginIsolation: false });
     try {

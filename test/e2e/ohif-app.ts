@@ -120,13 +120,42 @@ export function dataSourceConfiguration(options: OhifDataSourceOptions): Record<
 }
 
 /**
+ * One entry of OHIF's top-level `oidc` app-config array (OHIF uses the first). With response_type 'code'
+ * OHIF 3.13 hands it to oidc-client-ts's UserManager (authorization code flow with PKCE); redirect_uri,
+ * silent_redirect_uri and post_logout_redirect_uri may be paths, made absolute on the viewer's origin.
+ */
+export interface OhifOidcClient {
+  /** The issuer; its discovery document is `<authority>/.well-known/openid-configuration`. */
+  authority: string;
+  client_id: string;
+  /** Default '/callback'. */
+  redirect_uri?: string;
+  response_type: 'code';
+  scope: string;
+  /** Default '/': OHIF routes this path to its sign-out callback, so give it a path of its own. */
+  post_logout_redirect_uri?: string;
+  silent_redirect_uri?: string;
+  automaticSilentRenew?: boolean;
+  revokeAccessTokenOnSignout?: boolean;
+  /** Any other oidc-client-ts UserManager setting. */
+  [setting: string]: unknown;
+}
+
+/** App-wide settings of the generated app-config.js besides the data source. */
+export interface OhifAppOptions {
+  /** Log in with OpenID Connect; OHIF then sends `Authorization: Bearer <access token>` to the data source. */
+  oidc?: OhifOidcClient[];
+}
+
+/**
  * The app-config.js served instead of the one in dist: OHIF's secure default (no extra data sources, no
  * dynamic config, no service worker), one DICOMweb data source pointing at the gateway.
  */
-export function appConfigJs(options: OhifDataSourceOptions): string {
+export function appConfigJs(options: OhifDataSourceOptions, app: OhifAppOptions = {}): string {
   const config = {
     name: 'dicomweb-gateway e2e',
     routerBasename: '/',
+    ...(app.oidc ? { oidc: app.oidc } : {}),
     extensions: [],
     modes: [],
     customizationService: {},
@@ -193,9 +222,9 @@ export interface OhifServer {
   /**
    * Sets the data source that app-config.js describes from now on (pages loaded before keep theirs). The
    * server starts before the gateway, whose CORS configuration needs this server's origin, so this comes
-   * after start-up; app-config.js answers 503 until it is called.
+   * after start-up; app-config.js answers 503 until it is called. `app` adds app-wide settings (OIDC).
    */
-  configure(options: OhifDataSourceOptions): string;
+  configure(options: OhifDataSourceOptions, app?: OhifAppOptions): string;
   /** The app-config.js being served, or undefined before configure(). */
   appConfig(): string | undefined;
   /** Requests this server answered 404 (missing assets), for failure messages. */
@@ -304,8 +333,8 @@ export async function startOhifServer(options: OhifServerOptions = {}): Promise<
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
-    configure(dataSource) {
-      appConfig = appConfigJs(dataSource);
+    configure(dataSource, app) {
+      appConfig = appConfigJs(dataSource, app);
       return appConfig;
     },
     appConfig: () => appConfig,

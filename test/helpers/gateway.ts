@@ -81,6 +81,8 @@ export interface GatewayProcess {
   peakRss(): number;
 }
 
+const OUTPUT_KEPT = 1024 * 1024;
+
 /** The built CLI (`dist/cli.js serve`) as a child process; resolves once it reports ready. */
 export async function spawnGateway(args: string[], env: NodeJS.ProcessEnv = {}): Promise<GatewayProcess> {
   const child = spawn(process.execPath, [CLI, 'serve', '--http-port', '0', '--dimse-port', '0', ...args], {
@@ -92,12 +94,17 @@ export async function spawnGateway(args: string[], env: NodeJS.ProcessEnv = {}):
     child.once('exit', (code, signal) => resolve({ code, signal })),
   );
   const ready = new Promise<{ http: string; dimse: string }>((resolve, reject) => {
+    let isReady = false;
     const onData = (data: Buffer) => {
       output += data.toString();
+      // Long runs log a lot: keep the tail, for error messages.
+      if (output.length > OUTPUT_KEPT * 2) output = output.slice(-OUTPUT_KEPT);
+      if (isReady) return;
       for (const line of output.split('\n')) {
         if (!line.includes('dicomweb-gateway ready')) continue;
         try {
           resolve(JSON.parse(line) as { http: string; dimse: string });
+          isReady = true;
         } catch {
           // a partial line: wait for the rest
         }

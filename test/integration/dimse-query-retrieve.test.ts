@@ -13,6 +13,7 @@ import { buildInstance, newUid } from '../helpers/dicom-generator.js';
 import { execFile, isCi, missingTools } from '../helpers/dcmtk.js';
 import { qido, stow } from '../helpers/dicomweb-client.js';
 import { makeTempDir, removeDir } from '../helpers/fixtures.js';
+import { makeTestCertificates } from '../helpers/tls.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { datasetBytes } from '../helpers/stored-files.js';
 
@@ -393,71 +394,21 @@ describe('DIMSE query/retrieve', { timeout: 240_000 }, () => {
     if (skip) return t.skip(skip);
     const tls = join(dir, 'tls');
     await mkdir(tls);
-    const o = (...args: string[]) => execFile('openssl', args, { cwd: tls });
-    await o(
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      'ca.key',
-      '-out',
-      'ca.pem',
-      '-days',
-      '2',
-      '-subj',
-      '/CN=Test CA',
-    );
-    await writeFile(
-      join(tls, 'san.cnf'),
-      'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n',
-    );
-    for (const name of ['server', 'client']) {
-      await o(
-        'req',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-keyout',
-        `${name}.key`,
-        '-out',
-        `${name}.csr`,
-        '-subj',
-        `/CN=${name}`,
-      );
-      await o(
-        'x509',
-        '-req',
-        '-in',
-        `${name}.csr`,
-        '-CA',
-        'ca.pem',
-        '-CAkey',
-        'ca.key',
-        '-CAcreateserial',
-        '-out',
-        `${name}.pem`,
-        '-days',
-        '2',
-        '-extfile',
-        'san.cnf',
-      );
-    }
+    const certs = await makeTestCertificates(tls);
     const tlsPort = await freePort();
     const secure = await startTestGateway({
       dimse: {
         tls: {
           port: tlsPort,
-          key: join(tls, 'server.key'),
-          cert: join(tls, 'server.pem'),
-          ca: join(tls, 'ca.pem'),
+          key: certs.serverKey,
+          cert: certs.serverCert,
+          ca: certs.caCert,
           requireClientCertificate: true,
         },
       },
     });
     try {
-      const tlsArgs = ['+tls', join(tls, 'client.key'), join(tls, 'client.pem'), '+cf', join(tls, 'ca.pem')];
+      const tlsArgs = ['+tls', certs.clientKey, certs.clientCert, '+cf', certs.caCert];
       const echo = await run('echoscu', [...tlsArgs, '-aec', 'DICOMWEB', '127.0.0.1', String(tlsPort)]);
       assert.equal(echo.code, 0, echo.out);
       const built = buildInstance({});

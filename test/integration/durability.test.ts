@@ -3,13 +3,16 @@
  * and every indexed instance still has its file, intact, after a restart.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { after, test } from 'node:test';
+import { promisify } from 'node:util';
 import { buildInstance, newUid } from '../helpers/dicom-generator.js';
 import { qido, stow, value } from '../helpers/dicomweb-client.js';
 import { makeTempDir, removeDir } from '../helpers/fixtures.js';
-import { spawnGateway } from '../helpers/gateway.js';
+import { CLI, spawnGateway } from '../helpers/gateway.js';
+import { checkAcknowledged, runTraffic } from '../helpers/traffic.js';
 import { datasetBytes, findStoredFile } from '../helpers/stored-files.js';
 
 const sha = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
@@ -73,4 +76,45 @@ test('kill -9 during STOW traffic: every acknowledged instance survives a restar
     restarted.child.kill('SIGTERM');
     await restarted.exited;
   }
+});
+
+test('kill -9 during concurrent STOW and C-STORE traffic: nothing acknowledged is lost, verify is clean', async (t) => {
+  const dataDir = await makeTempDir('durability-mixed-');
+  const workDir = await makeTempDir('durability-mixed-files-');
+  t.after(() => Promise.all([removeDir(dataDir), removeDir(workDir)]));
+  const gateway = await spawnGateway(['--data', dataDir]);
+
+  let killed = false;
+  const traffic = await runTraffic({
+    dicomweb: gateway.dicomweb,
+    dimsePort: gateway.dimsePort,
+    workDir,
+    stowClients: 8,
+    cstoreAssociations: 2,
+    cstoreBatch: 20,
+    readers: 0,
+    expectWriteFailures: true,
+    stop: () => killed,
+    onAcknowledged: (count) => {
+      if (!killed && count >= 150) {
+        killed = true;
+        gateway.child.kill('SIGKILL');
+      }
+    },
+  });
+  assert.equal((await gateway.exited).signal, 'SIGKILL');
+  const doors = new Set(traffic.acknowledged.map((a) => a.door));
+  assert.ok(doors.has('stow') && doors.has('dimse'), 'both doors had acknowledged instances');
+
+  const restarted = await spawnGateway(['--data', dataDir]);
+  try {
+    assert.deepEqual(await checkAcknowledged(restarted.dicomweb, traffic.acknowledged, 100), []);
+  } finally {
+    restarted.child.kill('SIGTERM');
+    await restarted.exited;
+  }
+  const verify = await promisify(execFile)(process.execPath, [CLI, 'verify', '--data', dataDir]).catch(
+    (error: { code: number; stdout: string }) => error,
+  );
+  assert.equal('code' in verify ? verify.code : 0, 0, `verify found problems:\n${verify.stdout}`);
 });

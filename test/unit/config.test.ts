@@ -51,6 +51,7 @@ function fails(sources: Parameters<typeof load>[0], ...patterns: RegExp[]): void
 const defaultsAt = (cwd: string): GatewayConfig => ({
   ...structuredClone(DEFAULT_CONFIG),
   data: resolve(cwd, 'data'),
+  audit: { enabled: true, file: resolve(cwd, 'data', 'audit', 'audit.jsonl') },
 });
 
 // ---- defaults ----
@@ -92,6 +93,7 @@ test('precedence: flags > env > file > defaults', () => {
     dimse: { port: 1002, aeTitle: 'FILE_AE' },
     data: 'file-data',
     log: { level: 'warn' },
+    auth: { insecureNoAuth: true },
   });
   const env = {
     DICOMWEB_HTTP_PORT: '2001',
@@ -126,6 +128,7 @@ test('every override has a flag that beats its environment variable', () => {
     DICOMWEB_AE_TITLE: 'ENV_AE',
     DICOMWEB_OVERWRITE: 'false',
     DICOMWEB_LOG_LEVEL: 'warn',
+    DICOMWEB_INSECURE_NO_AUTH: 'false',
   };
   const flags = {
     data: '/flag/data',
@@ -137,11 +140,12 @@ test('every override has a flag that beats its environment variable', () => {
     'ae-title': 'FLAG_AE',
     overwrite: true,
     'log-level': 'debug',
+    'insecure-no-auth': true,
   };
   assert.deepEqual(CONFIG_FLAGS.map((f) => f.flag).sort(), Object.keys(flags).sort());
   assert.deepEqual(
     CONFIG_FLAGS.filter((f) => f.boolean).map((f) => f.flag),
-    ['overwrite'],
+    ['overwrite', 'insecure-no-auth'],
   );
   const config = load({ env, flags });
   assert.equal(config.data, resolve('/flag/data'));
@@ -170,6 +174,7 @@ test('DICOMWEB_HTTP_PORT, DICOMWEB_HTTP_HOST, DICOMWEB_DIMSE_PORT, DICOMWEB_AE_T
       DICOMWEB_HTTP_HOST: '0.0.0.0',
       DICOMWEB_DIMSE_PORT: ' 4242 ',
       DICOMWEB_AE_TITLE: 'ORTHANC',
+      DICOMWEB_INSECURE_NO_AUTH: 'yes',
     },
   });
   assert.equal(config.http.port, 8042);
@@ -285,7 +290,30 @@ test('a full file of valid values loads', () => {
       root: '/pacs/dicom-web',
       corsOrigins: ['*'],
       publicBaseUrl: 'http://example.org/',
+      tls: { key: '/etc/k.pem', cert: '/etc/c.pem' },
+      trustedProxies: ['10.0.0.0/8'],
     },
+    auth: {
+      tokens: [{ sha256: 'ab'.repeat(32), scopes: ['read', 'write'], name: 'ci' }],
+      basic: [
+        {
+          user: 'u',
+          passwordHash:
+            '$scrypt$N=16384,r=8,p=1$9ZQshbDpzkWf2uGJPEybng$njZJ93kirfy4FpwgmQPCwFFw9m1LL5NEvpggVwCy7ig',
+          scopes: ['admin'],
+        },
+      ],
+      oidc: {
+        issuer: 'https://idp.example',
+        audience: ['a', 'b'],
+        jwksUri: 'https://idp.example/jwks',
+        scopeClaim: 'roles',
+        scopeMap: { read: ['viewer'] },
+        clockToleranceSeconds: 5,
+      },
+      publicThumbnails: true,
+    },
+    audit: { enabled: false, file: '/var/log/audit.jsonl' },
     dimse: {
       port: 104,
       host: '::',
@@ -296,7 +324,16 @@ test('a full file of valid values loads', () => {
       storageSopClasses: ['1.2.840.10008.5.1.4.1.1.2'],
       extraStorageSopClasses: ['1.2.3.4'],
     },
-    limits: { maxBodyBytes: 1, maxInstanceBytes: 2, qidoMaxLimit: 3 },
+    limits: {
+      maxBodyBytes: 1,
+      maxInstanceBytes: 2,
+      qidoMaxLimit: 3,
+      maxStowParts: 4,
+      maxHeaderBytes: 2048,
+      requestTimeoutSeconds: 0,
+      idleTimeoutSeconds: 6,
+      maxConcurrentUploads: 7,
+    },
     log: { level: 'trace' },
   });
   const config = load({ configFile: file });
@@ -309,7 +346,14 @@ test('a full file of valid values loads', () => {
     maxInstanceBytes: 2,
     qidoMaxLimit: 3,
     renderCacheBytes: 134217728,
+    maxStowParts: 4,
+    maxHeaderBytes: 2048,
+    requestTimeoutSeconds: 0,
+    idleTimeoutSeconds: 6,
+    maxConcurrentUploads: 7,
   });
+  assert.equal(config.auth.oidc?.scopeClaim, 'roles');
+  assert.equal(config.audit.file, '/var/log/audit.jsonl');
   assert.equal(load({ configFile: configFile({ http: { root: '' } }) }).http.root, '');
 });
 
@@ -411,4 +455,43 @@ test('config file problems: invalid JSON, not an object, missing file', () => {
   fails({ configFile: missing }, /cannot read config file/, /does-not-exist\.json/, /ENOENT/);
   fails({ env: { DICOMWEB_CONFIG: missing } }, /cannot read config file .*does-not-exist\.json/);
   fails({ configFile: dir }, /cannot read config file/);
+});
+
+test('a non-loopback HTTP address needs an auth method or --insecure-no-auth', () => {
+  assert.throws(
+    () => load({ env: { DICOMWEB_HTTP_HOST: '0.0.0.0' } }),
+    /http\.host 0\.0\.0\.0 is not a loopback address.*--insecure-no-auth/s,
+  );
+  for (const host of ['127.0.0.1', '127.1.2.3', '::1', 'localhost']) {
+    assert.equal(load({ flags: { 'http-host': host } }).http.host, host);
+  }
+  assert.equal(
+    load({ flags: { 'http-host': '0.0.0.0', 'insecure-no-auth': true } }).auth.insecureNoAuth,
+    true,
+  );
+  const withToken = configFile({
+    http: { host: '0.0.0.0' },
+    auth: { tokens: [{ sha256: 'a'.repeat(64), scopes: ['read'] }] },
+  });
+  assert.equal(load({ configFile: withToken }).auth.tokens.length, 1);
+});
+
+test('auth, audit and limit keys are validated', () => {
+  const bad = (config: unknown, pattern: RegExp) =>
+    assert.throws(() => load({ configFile: configFile(config) }), pattern);
+  bad({ auth: { tokens: [{ sha256: 'xyz', scopes: ['read'] }] } }, /auth\.tokens\.0\.sha256/);
+  bad({ auth: { tokens: [{ sha256: 'a'.repeat(64), scopes: ['root'] }] } }, /auth\.tokens\.0\.scopes\.0/);
+  bad({ auth: { basic: [{ user: 'u', passwordHash: 'plain', scopes: ['read'] }] } }, /passwordHash/);
+  bad({ auth: { oidc: { issuer: 'x', audience: 'y' } } }, /auth\.oidc.*jwksUri/);
+  bad({ limits: { maxConcurrentUploads: 0 } }, /limits\.maxConcurrentUploads/);
+  bad({ http: { tls: { key: 'k' } } }, /http\.tls.*cert/);
+  const config = load({
+    configFile: configFile({
+      auth: { oidc: { issuer: 'https://idp', audience: 'gw', jwksUri: 'https://idp/jwks' } },
+      audit: { file: 'logs/a.jsonl' },
+    }),
+  });
+  assert.equal(config.auth.oidc?.scopeClaim, 'scope');
+  assert.equal(config.auth.oidc?.clockToleranceSeconds, 30);
+  assert.equal(config.audit.file, join(CWD, 'data', 'logs', 'a.jsonl'));
 });

@@ -11,16 +11,48 @@ import type { GatewayCore } from '../../core.js';
 import { isValidUid } from '../../dicom/uid.js';
 import { GatewayError, toGatewayError } from '../../errors.js';
 import type { BeginOptions } from '../../ingest/store-instance.js';
+import { requestOrigin } from '../../observability/context.js';
 import { parseMediaType } from '../media-type.js';
 import { MultipartError, MultipartReader } from '../multipart-related-reader.js';
 import { publicBase } from '../request-url.js';
 import { stowResponse, type PartResult } from '../stow-response.js';
 
 export function registerStowRoutes(app: FastifyInstance, core: GatewayCore): void {
-  app.post('/studies', (request, reply) => store(core, request, reply, undefined));
+  const slots = new UploadSlots(core.config.limits.maxConcurrentUploads);
+  const limited = async (request: FastifyRequest, reply: FastifyReply, study: string | undefined) => {
+    if (!slots.acquire()) {
+      // The body is left unread, so the connection cannot carry another request.
+      reply.header('retry-after', String(RETRY_AFTER_SECONDS)).header('connection', 'close');
+      throw new GatewayError(
+        'TOO_MANY_REQUESTS',
+        `${slots.max} uploads are in progress (limits.maxConcurrentUploads); retry in ${RETRY_AFTER_SECONDS} s`,
+      );
+    }
+    try {
+      return await store(core, request, reply, study);
+    } finally {
+      slots.release();
+    }
+  };
+  app.post('/studies', (request, reply) => limited(request, reply, undefined));
   app.post<{ Params: { study: string } }>('/studies/:study', (request, reply) =>
-    store(core, request, reply, request.params.study),
+    limited(request, reply, request.params.study),
   );
+}
+
+const RETRY_AFTER_SECONDS = 1;
+
+class UploadSlots {
+  private active = 0;
+  constructor(readonly max: number) {}
+  acquire(): boolean {
+    if (this.active >= this.max) return false;
+    this.active++;
+    return true;
+  }
+  release(): void {
+    this.active--;
+  }
 }
 
 async function store(
@@ -51,7 +83,14 @@ async function store(
       'a Content-Type of multipart/related; type="application/dicom" is required',
     );
   }
-  const begin: BeginOptions = { door: 'stow', expectedStudyInstanceUid: pathStudyUid };
+  const begin: BeginOptions = {
+    door: 'stow',
+    expectedStudyInstanceUid: pathStudyUid,
+    // Who sent the instances, for the audit trail.
+    origin: requestOrigin(request),
+    // Ingest's lines about them name the request (the process logger: request.log says door "http").
+    log: core.log.child({ reqId: String(request.id) }),
+  };
   const body = limitBody(request.raw, maxBodyBytes);
   const results: PartResult[] = [];
   let malformed: GatewayError | undefined;
@@ -102,7 +141,10 @@ async function store(
   const stored = results.some((r) => r.ok);
   const status = malformed && !stored ? 400 : response.status;
   for (const warning of response.warnings.slice(0, 20)) {
-    reply.header('warning', `299 dicomweb-gateway "${warning.replace(/["\\\r\n]/g, ' ').slice(0, 300)}"`);
+    // A header value must be Latin-1 without controls (else Node throws, a 500); failure messages quote
+    // hostile values, so anything but printable ASCII goes.
+    const text = warning.replace(/["\\]/g, ' ').replace(/[^\x20-\x7e]/g, '?');
+    reply.header('warning', `299 dicomweb-gateway "${text.slice(0, 300)}"`);
   }
   return reply.code(status).type('application/dicom+json').send(response.body);
 }
@@ -125,6 +167,7 @@ async function readRelated(
     throw new GatewayError('BAD_REQUEST', 'multipart Content-Type has no boundary parameter');
   const reader = MultipartReader.from(body, params.boundary);
   for (let part = await reader.nextPart(); part; part = await reader.nextPart()) {
+    checkPartCount(core, results);
     const partType = parseMediaType(part.headers['content-type']);
     if (partType && partType.type !== 'application/dicom') {
       for await (const _chunk of part.body) {
@@ -158,6 +201,7 @@ async function readFormData(
     parser.on('file', (_name, file) => {
       // busboy pauses on each file until its stream is read, so parts are stored one after another.
       chain = chain.then(async () => {
+        checkPartCount(core, results);
         results.push(await core.ingest.ingestStream(file, begin));
       });
       chain.catch(reject);
@@ -169,6 +213,16 @@ async function readFormData(
   source.on('error', (error) => parser.destroy(error));
   source.pipe(parser);
   await done;
+}
+
+function checkPartCount(core: GatewayCore, results: PartResult[]): void {
+  const max = core.config.limits.maxStowParts;
+  if (results.length >= max) {
+    throw new GatewayError(
+      'PAYLOAD_TOO_LARGE',
+      `the request has more than ${max} parts (limits.maxStowParts); the first ${max} were processed`,
+    );
+  }
 }
 
 /** The request body as chunks, failing with 413 as soon as it passes the limit. */

@@ -5,13 +5,13 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { isStorageSopClass } from '../../../src/dicom/storage-sop-classes.js';
 import { SqliteIndex } from '../../../src/index/sqlite-index.js';
 import type { IndexStore, InstanceRecord } from '../../../src/index/index-store.js';
 import { createLogger } from '../../../src/log.js';
-import { IngestService, type BeginOptions } from '../../../src/ingest/store-instance.js';
+import { IngestService, type BeginOptions, type IngestListener } from '../../../src/ingest/store-instance.js';
 import type { StoreOutcome } from '../../../src/ingest/outcome.js';
 import { FsFileStore } from '../../../src/storage/fs-file-store.js';
 import { buildInstance, newUid, type InstanceSpec } from '../../helpers/dicom-generator.js';
@@ -261,6 +261,50 @@ describe('overwrite and index failures', () => {
     } finally {
       await s.index.close();
       await s.store.close();
+      await s.store.close();
+      await removeDir(s.dir);
+    }
+  });
+
+  test('listeners hear the origin the door passed; lines go through the logger it passed', async () => {
+    const s = await setup();
+    const events: Parameters<IngestListener>[0][] = [];
+    s.service.onStored((event) => events.push(event));
+    let logged = '';
+    const log = createLogger(
+      'debug',
+      new Writable({
+        write(chunk, _encoding, callback) {
+          logged += String(chunk);
+          callback();
+        },
+      }),
+    ).child({ reqId: 'req-1' });
+    const origin = { requestId: 'req-1', user: 'alice', address: '192.0.2.1' };
+    const instance = buildInstance({});
+    try {
+      assert.ok((await s.ingest(instance.bytes, { origin, log })).ok);
+      const refused = await s.ingest(instance.bytes, { origin, log, expectedStudyInstanceUid: newUid() });
+      assert.equal(failureOf(refused).code, 'DATASET_MISMATCH');
+      await s.ingest(instance.bytes);
+      assert.deepEqual(
+        events.map((e) => e.origin),
+        [origin, origin, undefined],
+      );
+      assert.equal(events[0]?.origin, origin, 'the object the door passed');
+      const lines = logged
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+      assert.deepEqual(
+        lines.map((l) => [l.msg, l.reqId, l.door]),
+        [
+          ['instance stored', 'req-1', 'stow'],
+          ['instance refused', 'req-1', 'stow'],
+        ],
+      );
+    } finally {
+      await s.index.close();
       await s.store.close();
       await removeDir(s.dir);
     }

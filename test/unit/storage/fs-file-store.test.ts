@@ -45,7 +45,9 @@ async function writeObject(store: FsFileStore, data: Buffer, key: string, sizes 
     await writer.write(data.subarray(at, at + n));
     at += n;
   }
-  return { writer, stored: await writer.commit(key) };
+  const stored = await writer.commit(key);
+  await writer.confirm();
+  return { writer, stored };
 }
 
 function rejectsWithCode(promise: Promise<unknown>, code: string): Promise<void> {
@@ -74,7 +76,13 @@ test('many small chunks, then commit: exact bytes, size and SHA-256 digest', asy
   assert.deepEqual(stored, { key: 'studies/1.2.3/series/4.5/6.7.dcm', size: data.length });
   assert.equal(writer.digest(), sha256(data));
   assert.deepEqual(await readFile(join(store.root, 'studies/1.2.3/series/4.5/6.7.dcm')), data);
-  assert.deepEqual(await tempFiles(store), [], 'the temp file was moved, not copied');
+  assert.deepEqual(
+    await tempFiles(store),
+    ['studies%2F1.2.3%2Fseries%2F4.5%2F6.7.dcm.placing'],
+    'until confirmed, the temp file stays as a marker naming the key',
+  );
+  await writer.confirm();
+  assert.deepEqual(await tempFiles(store), [], 'the temp file was linked into place, not copied');
   assert.equal(await store.exists('studies/1.2.3/series/4.5/6.7.dcm'), true);
   assert.equal(await store.size('studies/1.2.3/series/4.5/6.7.dcm'), data.length);
 });
@@ -141,8 +149,9 @@ test('after EEXIST the same writer can commit under another key, with the same b
   assert.deepEqual(await writer.commit('k2'), { key: 'k2', size: data.length });
   assert.deepEqual(await readFile(join(store.root, 'k2')), data);
   assert.equal((await readFile(join(store.root, 'k1'))).toString(), 'taken');
+  await writer.confirm();
   assert.deepEqual(await tempFiles(store), []);
-  // Once committed, the temp file is gone: a further commit fails and leaves both objects alone.
+  // Once committed, a further commit fails and leaves both objects alone.
   await assert.rejects(writer.commit('k3'));
   assert.deepEqual(await listAll(store), ['k1', 'k2']);
 });
@@ -340,6 +349,25 @@ test('list yields committed keys only, sorted, never temp files', async () => {
   await pending.abort();
   // A store whose root does not exist lists nothing.
   assert.deepEqual(await listAll(new FsFileStore(join(base, 'no-such-root'))), []);
+});
+
+test('recoverPlacements removes objects committed but never confirmed unless the caller has them', async () => {
+  const store = await newStore(true);
+  const placed = async (key: string) => {
+    const writer = await store.createWriter();
+    await writer.write(Buffer.from(key));
+    await writer.commit(key);
+    return writer;
+  };
+  await placed('files/1/2/recorded.dcm');
+  await placed('files/1/2/lost.dcm');
+  const confirmed = await placed('files/1/2/confirmed.dcm');
+  await confirmed.confirm();
+  const removed = await store.recoverPlacements((key) => key === 'files/1/2/recorded.dcm');
+  assert.deepEqual(removed, ['files/1/2/lost.dcm']);
+  assert.deepEqual(await listAll(store), ['files/1/2/confirmed.dcm', 'files/1/2/recorded.dcm']);
+  assert.deepEqual(await tempFiles(store), [], 'the markers are gone');
+  assert.deepEqual(await store.recoverPlacements(() => false), [], 'nothing left to recover');
 });
 
 test('cleanTemporary removes leftovers, files and directories, and counts them', async () => {

@@ -1,0 +1,101 @@
+/**
+ * The benchmark's smoke run (tiny corpus, gateway only), so bench/ cannot rot: every phase runs and
+ * reports numbers. No timing is asserted. Phases needing dcmtk may skip on a developer machine without
+ * it (the bench then says why); with CI set the bench itself fails instead.
+ */
+import assert from 'node:assert/strict';
+import { execFile as execFileCallback } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { after, before, test } from 'node:test';
+import { isCi } from '../helpers/dcmtk.js';
+import { makeTempDir, removeDir } from '../helpers/fixtures.js';
+import { PROJECT_ROOT } from '../helpers/gateway.js';
+
+const execFile = promisify(execFileCallback);
+
+const ALL_PHASES = [
+  'stow',
+  'stow-batch',
+  'cstore',
+  'cstore-4',
+  'metadata',
+  'frames',
+  'rendered',
+  'retrieve',
+  'cmove',
+  'rss1g',
+  'qido',
+  'growth',
+];
+
+interface Result {
+  phase: string;
+  label: string;
+  target: string;
+  count: number;
+  seconds: number;
+  throughput: number;
+  p50?: number;
+  peakRssMb?: number;
+}
+
+interface BenchReport {
+  smoke: boolean;
+  phases: string[];
+  results: Result[];
+  skipped: { phase: string; label: string; target: string; reason: string }[];
+  settings: Record<string, Record<string, string>>;
+}
+
+let out: string;
+before(async () => {
+  out = await makeTempDir('bench-smoke-');
+});
+after(() => removeDir(out));
+
+test('npm run bench -- --smoke runs every phase and writes JSON, Markdown and a chart', async () => {
+  // The equivalent of `npm run bench -- --smoke --out <dir>` after the build npm test has done.
+  const { stdout } = await execFile(
+    process.execPath,
+    ['--import', 'tsx', join('bench', 'run.ts'), '--smoke', '--out', out],
+    { cwd: PROJECT_ROOT, maxBuffer: 16 * 1024 * 1024, timeout: 180_000 },
+  );
+  assert.match(stdout, /\| phase \| measurement \| gateway \|/);
+
+  const report = JSON.parse(await readFile(join(out, 'latest.json'), 'utf8')) as BenchReport;
+  assert.equal(report.smoke, true);
+  assert.deepEqual(report.phases, ALL_PHASES);
+  assert.ok(report.settings.gateway?.fsync, 'the gateway fairness settings are stated');
+
+  for (const phase of ALL_PHASES) {
+    const rows = report.results.filter((r) => r.phase === phase && r.target === 'gateway');
+    const skipped = report.skipped.filter((s) => s.phase === phase);
+    if (rows.length === 0) {
+      assert.ok(skipped.length > 0, `phase ${phase} has neither results nor a reason to skip`);
+      assert.ok(!isCi(), `phase ${phase} skipped with CI set: ${skipped[0]!.reason}`);
+      continue;
+    }
+    for (const r of rows) {
+      for (const [name, value] of Object.entries({
+        count: r.count,
+        seconds: r.seconds,
+        throughput: r.throughput,
+        peakRssMb: r.peakRssMb,
+      })) {
+        assert.ok(
+          typeof value === 'number' && Number.isFinite(value) && value > 0,
+          `${phase} / ${r.label}: ${name} is ${value}`,
+        );
+      }
+    }
+  }
+  for (const s of report.skipped) assert.ok(s.reason.length > 0);
+  if (isCi()) assert.deepEqual(report.skipped, []);
+
+  const markdown = await readFile(join(out, 'latest.md'), 'utf8');
+  assert.match(markdown, /## Settings \(fairness\)/);
+  const png = await readFile(join(out, 'latest.png'));
+  assert.deepEqual([...png.subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47]);
+});
