@@ -14,7 +14,7 @@ const escape = (s: string) =>
 const ROW = 26;
 const LABEL_WIDTH = 560;
 const PLOT_WIDTH = 520;
-const RIGHT = 230;
+const RIGHT = 270;
 const TOP = 56;
 const FONT = 'DejaVu Sans, Liberation Sans, Arial, sans-serif';
 

@@ -22,6 +22,10 @@ export interface Sizes {
   ctSize: number;
   framesInstances: number;
   renderedInstances: number;
+  /** Distinct images of each kind (CT slice, CR) in rendered-images. */
+  renderedImages: number;
+  crRows: number;
+  crColumns: number;
   retrieveInstances: number;
   retrieveRepeats: number;
   /** Concurrent clients of frames and rendered (a browser opens 6 connections per host). */
@@ -48,6 +52,9 @@ export const DEFAULT_SIZES: Sizes = {
   ctSize: 512,
   framesInstances: 300,
   renderedInstances: 300,
+  renderedImages: 20,
+  crRows: 2500,
+  crColumns: 2000,
   retrieveInstances: 500,
   retrieveRepeats: 3,
   clients: 6,
@@ -68,6 +75,9 @@ export const SMOKE_SIZES: Sizes = {
   ctSize: 64,
   framesInstances: 10,
   renderedInstances: 10,
+  renderedImages: 2,
+  crRows: 250,
+  crColumns: 200,
   retrieveInstances: 20,
   retrieveRepeats: 1,
   clients: 4,

@@ -5,10 +5,11 @@
  *
  * Options:
  *   --phases a,b,c            phases to run (default: all): stow, stow-batch, cstore, cstore-4, metadata,
- *                             frames, rendered, retrieve, cmove, rss1g, qido, growth
+ *                             frames, rendered, rendered-images, retrieve, cmove, rss1g, qido, growth
  *   --peer orthanc            run every phase against Orthanc too and print gateway/Orthanc ratios
  *   --smoke                   tiny sizes, for CI: proves the script runs, measures nothing useful
  *   --instances <n>           instances per ingest phase (default 1000)
+ *   --metadata-instances <n>  instances of the metadata phase's series (default 1000)
  *   --qido-studies <a,b>      index sizes (studies) of the qido phase (default 10000,100000)
  *   --growth-instances <n>    index size of the last growth checkpoint (default 100000; 1000000 works)
  *   --peer-max-instances <n>  index sizes above this are measured on the gateway only (default 100000)
@@ -20,10 +21,11 @@
  *   --out <dir>               where to write results (default bench/results)
  *   --keep                    keep the temporary data directories (printed at the end)
  */
+import { execFile } from 'node:child_process';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseArgs, promisify } from 'node:util';
 import { chartPng, chartSvg } from './chart.js';
 import { Context, DEFAULT_SIZES, SMOKE_SIZES, type Sizes } from './context.js';
 import { writeInstances } from './corpus.js';
@@ -32,12 +34,14 @@ import { orthancInstalled, startOrthancTarget, type OrthancMetadataMode } from '
 import { cmovePhase, rssPhase } from './phases/dimse.js';
 import { indexWalk, type Skipped } from './phases/index-walk.js';
 import { cstore, stowBatch, stowSingle } from './phases/ingest.js';
+import { renderedImagesPhase } from './phases/rendered-images.js';
 import { framesPhase, metadataPhase, renderedPhase, retrievePhase } from './phases/wado.js';
 import { consoleSummary, markdown, type Report } from './report.js';
 import type { PhaseResult } from './stats.js';
 import { freePort, startGatewayTarget, type MoveConfig, type Target } from './targets.js';
 
 const MAX_PDU = 65536;
+const execFileAsync = promisify(execFile);
 
 type PhaseOutput = PhaseResult[] | { results: PhaseResult[]; skipped: Skipped[] };
 
@@ -73,6 +77,7 @@ export const PHASES: Phase[] = [
   { name: 'metadata', run: metadataPhase },
   { name: 'frames', run: framesPhase },
   { name: 'rendered', run: renderedPhase },
+  { name: 'rendered-images', run: renderedImagesPhase },
   { name: 'retrieve', run: retrievePhase },
   { name: 'cmove', dcmtk: true, run: cmovePhase },
   { name: 'rss1g', run: rssPhase },
@@ -106,6 +111,7 @@ function sizesFrom(values: Record<string, string | boolean | undefined>): Sizes 
   const sizes: Sizes = {
     ...base,
     instances: positive('instances', str('instances'), base.instances),
+    metadataInstances: positive('metadata-instances', str('metadata-instances'), base.metadataInstances),
     growthInstances: positive('growth-instances', str('growth-instances'), base.growthInstances),
     peerMaxInstances: positive('peer-max-instances', str('peer-max-instances'), base.peerMaxInstances),
     rssMegabytes: positive('rss-mb', str('rss-mb'), base.rssMegabytes),
@@ -122,6 +128,7 @@ async function main(): Promise<void> {
     options: {
       phases: { type: 'string' },
       instances: { type: 'string' },
+      'metadata-instances': { type: 'string' },
       'qido-studies': { type: 'string' },
       'growth-instances': { type: 'string' },
       'peer-max-instances': { type: 'string' },
@@ -183,9 +190,19 @@ async function main(): Promise<void> {
     targets.push(started);
     settings[started.name] = started.settings;
   };
+  const removeWorkDir = async () => {
+    if (values.keep) process.stderr.write(`work directory kept: ${workDir}\n`);
+    else {
+      process.stderr.write(`removing ${workDir}...\n`);
+      // rm -rf: fs.rm takes hours over the million files of a growth run, rm(1) minutes.
+      await execFileAsync('rm', ['-rf', workDir]).catch(() => rm(workDir, { recursive: true, force: true }));
+    }
+  };
   process.once('SIGINT', () => {
     process.stderr.write('interrupted: stopping the servers\n');
-    void stopAll().finally(() => process.exit(130));
+    void stopAll()
+      .then(removeWorkDir)
+      .finally(() => process.exit(130));
   });
 
   await mkdir(workDir, { recursive: true });
@@ -226,11 +243,12 @@ async function main(): Promise<void> {
         process.stderr.write(`  ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
       }
     }
-  } finally {
+  } catch (error) {
     await stopAll();
-    if (values.keep) process.stderr.write(`work directory kept: ${workDir}\n`);
-    else await rm(workDir, { recursive: true, force: true });
+    await removeWorkDir();
+    throw error;
   }
+  await stopAll();
   for (const s of skipped) process.stderr.write(`skipped ${s.label} on ${s.target}: ${s.reason}\n`);
 
   const cpus = os.cpus();
@@ -298,6 +316,8 @@ async function main(): Promise<void> {
     await writeFile(join(outDir, `${name}.md`), markdown(report, `${name}.png`));
   }
   process.stderr.write(`results written to ${outDir}/bench-${stamp}.{json,md,png,svg} and latest.*\n`);
+  // Last: after a growth run it holds a million files, which take minutes to remove.
+  await removeWorkDir();
 }
 
 /** QIDO searches whose result counts differ between servers: their timings do not compare like for like. */

@@ -12,7 +12,7 @@ import { peakRss, resetPeakRss, type Target } from '../targets.js';
 const fmt = (n: number) => n.toLocaleString('en-US');
 
 /** Stores a shared CT study on a target once per run. */
-async function storedStudy(
+export async function storedStudy(
   context: Context,
   target: Target,
   key: string,

@@ -201,9 +201,12 @@ function littleEndianBytes(value: Buffer, vr: VR, little: boolean): Buffer {
   const size = vr === 'OW' ? 2 : vr === 'OF' || vr === 'OL' ? 4 : vr === 'OD' || vr === 'OV' ? 8 : 1;
   if (size === 1) return value;
   const copy = Buffer.from(value);
-  if (size === 2) copy.swap16();
-  else if (size === 4) copy.swap32();
-  else copy.swap64();
+  // Whole words only: a value whose length is not a multiple of the word size (a malformed one) keeps
+  // its last bytes as they are, where Buffer.swap* would throw.
+  const words = copy.subarray(0, copy.length - (copy.length % size));
+  if (size === 2) words.swap16();
+  else if (size === 4) words.swap32();
+  else words.swap64();
   return copy;
 }
 

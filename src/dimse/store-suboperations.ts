@@ -8,6 +8,7 @@ import type { Logger } from '../log.js';
 import type { StoredInstanceRef } from '../index/index-store.js';
 import type { FileStore } from '../storage/file-store.js';
 import { canTranscode } from '../transcode/capabilities.js';
+import { WHOLE_READ_MAX_BYTES } from '../retrieve/stored-bytes.js';
 import { transcodePart10 } from '../transcode/transcode-part10.js';
 import { CommandField } from './command-set.js';
 import type { DimseConnection, NegotiatedContext } from './connection.js';
@@ -47,11 +48,15 @@ export async function sendInstances(
     warning: 0,
     failedSopInstanceUids: [],
   };
-  for (const ref of refs) {
+  // The next instance is read from disk while the current one is sent and answered.
+  let ahead = refs[0] && readAhead(store, refs[0]);
+  for (const [i, ref] of refs.entries()) {
     if (options.cancelled()) return { ...counts, cancelled: true };
+    const prefetched = ahead;
+    ahead = refs[i + 1] && readAhead(store, refs[i + 1]!);
     let status: number;
     try {
-      status = await sendOne(connection, ref, store, options);
+      status = await sendOne(connection, ref, store, options, prefetched);
     } catch (error) {
       log.warn({ err: error, sopInstanceUid: ref.sopInstanceUid }, 'C-STORE sub-operation failed');
       status = 0xa702;
@@ -68,12 +73,23 @@ export async function sendInstances(
   return { ...counts, cancelled: false };
 }
 
+/** The dataset bytes of a small instance, as stored; undefined for one that is streamed. */
+function readAhead(store: FileStore, ref: StoredInstanceRef): Promise<Buffer> | undefined {
+  const length = ref.storage.fileSize - ref.storage.datasetOffset;
+  if (length > WHOLE_READ_MAX_BYTES) return undefined;
+  const bytes = store.read(ref.storage.fileKey, ref.storage.datasetOffset, length);
+  // Not awaited when the instance goes out transcoded, or the move is cancelled.
+  bytes.catch(() => undefined);
+  return bytes;
+}
+
 /** Sends one instance; resolves with the peer's C-STORE status. */
 async function sendOne(
   connection: DimseConnection,
   ref: StoredInstanceRef,
   store: FileStore,
   options: SendOptions,
+  prefetched: Promise<Buffer> | undefined,
 ): Promise<number> {
   const stored = ref.storage.transferSyntaxUid;
   const candidates = [...connection.contexts.values()].filter(
@@ -88,7 +104,9 @@ async function sendOne(
     );
 
   let dataset: AsyncIterable<Buffer>;
-  if (exact) {
+  if (exact && prefetched) {
+    dataset = Readable.from([await prefetched]);
+  } else if (exact) {
     dataset = store.createReadStream(ref.storage.fileKey, {
       start: ref.storage.datasetOffset,
       end: ref.storage.fileSize,

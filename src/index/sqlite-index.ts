@@ -16,7 +16,8 @@ import type {
 } from './index-store.js';
 import { MIGRATIONS } from './schema.js';
 import { runQuery } from './sqlite-query.js';
-import { WalCheckpointer } from './wal-checkpointer.js';
+import { StatementCache } from './statement-cache.js';
+import { WAL_SIZE_LIMIT_BYTES, WalCheckpointer } from './wal-checkpointer.js';
 
 type Scope = { studyInstanceUid: string; seriesInstanceUid?: string; sopInstanceUid?: string };
 
@@ -49,11 +50,14 @@ const INSTANCE_ORDER = `ORDER BY se.series_number IS NULL, se.series_number, se.
 
 export interface SqliteIndexOptions {
   readonly?: boolean;
+  /** WAL checkpoint cadence (tests shorten it). */
+  walCheckpoint?: { intervalMs?: number; restartFrames?: number };
 }
 
 export class SqliteIndex implements IndexStore {
   readonly db: Database.Database;
   private readonly statements;
+  private readonly cached: StatementCache;
   private readonly checkpointer: WalCheckpointer | undefined;
 
   constructor(
@@ -67,10 +71,16 @@ export class SqliteIndex implements IndexStore {
       this.db.pragma('synchronous = NORMAL');
       this.db.pragma('foreign_keys = ON');
       this.db.pragma('wal_autocheckpoint = 0');
+      this.db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
       this.migrate();
-      this.checkpointer = new WalCheckpointer(path);
+      this.checkpointer = new WalCheckpointer(
+        path,
+        options.walCheckpoint?.intervalMs,
+        options.walCheckpoint?.restartFrames,
+      );
     }
     this.statements = this.prepare();
+    this.cached = new StatementCache(this.db);
   }
 
   private migrate(): void {
@@ -169,8 +179,17 @@ export class SqliteIndex implements IndexStore {
     };
   }
 
+  /**
+   * BEGIN IMMEDIATE: a transaction that reads before it writes would otherwise have to upgrade its read
+   * lock, and SQLite answers that with SQLITE_BUSY at once (no busy wait) while the checkpointer's
+   * RESTART holds writers back for a moment.
+   */
+  private writeTransaction<T>(body: () => T): T {
+    return this.db.transaction(body).immediate();
+  }
+
   putInstance(record: InstanceRecord): IndexWriteResult {
-    const result = this.db.transaction(() => this.putInstanceInTransaction(record))();
+    const result = this.writeTransaction(() => this.putInstanceInTransaction(record));
     this.checkpointer?.noteWrite();
     return result;
   }
@@ -333,16 +352,16 @@ export class SqliteIndex implements IndexStore {
 
   listInstances(scope: Scope): StoredInstanceRef[] {
     const { where, params } = scopeFilter(scope);
-    const rows = this.db
-      .prepare(`SELECT ${INSTANCE_COLUMNS} ${INSTANCE_JOIN} WHERE ${where} ${INSTANCE_ORDER}`)
+    const rows = this.cached
+      .get(`SELECT ${INSTANCE_COLUMNS} ${INSTANCE_JOIN} WHERE ${where} ${INSTANCE_ORDER}`)
       .all(...params) as InstanceRow[];
     return rows.map(toRef);
   }
 
   listMetadata(scope: Scope): string[] {
     const { where, params } = scopeFilter(scope);
-    const rows = this.db
-      .prepare(`SELECT i.metadata ${INSTANCE_JOIN} WHERE ${where} ${INSTANCE_ORDER}`)
+    const rows = this.cached
+      .get(`SELECT i.metadata ${INSTANCE_JOIN} WHERE ${where} ${INSTANCE_ORDER}`)
       .raw()
       .all(...params) as [Buffer][];
     return rows.map(([blob]) => inflateRawSync(blob).toString('utf8'));
@@ -350,10 +369,8 @@ export class SqliteIndex implements IndexStore {
 
   scopeVersion(scope: Scope): string | undefined {
     const { where, params } = scopeFilter(scope);
-    const row = this.db
-      .prepare(
-        `SELECT count(*) AS n, max(i.pk) AS maxPk, total(i.pk) AS sumPk ${INSTANCE_JOIN} WHERE ${where}`,
-      )
+    const row = this.cached
+      .get(`SELECT count(*) AS n, max(i.pk) AS maxPk, total(i.pk) AS sumPk ${INSTANCE_JOIN} WHERE ${where}`)
       .get(...params) as { n: number; maxPk: number | null; sumPk: number };
     // Rows are only ever inserted or deleted (a replacement is a new row), so these three change on every edit.
     return row.n === 0 ? undefined : `${row.n}-${row.maxPk}-${row.sumPk}`;
@@ -365,19 +382,19 @@ export class SqliteIndex implements IndexStore {
   }
 
   query(spec: QuerySpec): QueryResult {
-    return runQuery(this.db, spec);
+    return runQuery((sql) => this.cached.get(sql), spec);
   }
 
   deleteInstances(scope: Scope): string[] {
     this.checkpointer?.noteWrite();
-    return this.db.transaction(() => {
+    return this.writeTransaction(() => {
       const { where, params } = scopeFilter(scope);
-      const rows = this.db
-        .prepare(`SELECT i.pk, i.series_pk, i.file_key ${INSTANCE_JOIN} WHERE ${where}`)
+      const rows = this.cached
+        .get(`SELECT i.pk, i.series_pk, i.file_key ${INSTANCE_JOIN} WHERE ${where}`)
         .all(...params) as { pk: number; series_pk: number; file_key: string }[];
       this.removeInstanceRows(rows, new Date().toISOString());
       return rows.map((r) => r.file_key);
-    })();
+    });
   }
 
   isFileIndexed(fileKey: string): boolean {
@@ -390,10 +407,10 @@ export class SqliteIndex implements IndexStore {
 
   completeFileRemovals(fileKeys: string[]): void {
     if (fileKeys.length === 0) return;
-    this.db.transaction(() => {
+    this.writeTransaction(() => {
       for (const key of fileKeys) this.statements.dropPendingRemoval.run(key);
       this.statements.dropReferencedRemovals.run();
-    })();
+    });
     this.checkpointer?.noteWrite();
   }
 

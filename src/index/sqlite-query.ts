@@ -136,7 +136,7 @@ function selectList(level: QueryLevel, withRepresentative: boolean): string {
   return list;
 }
 
-export function runQuery(db: Database.Database, spec: QuerySpec): QueryResult {
+export function runQuery(prepare: (sql: string) => Database.Statement, spec: QuerySpec): QueryResult {
   const where: string[] = [];
   const params: (string | number)[] = [];
   if (spec.scope.studyInstanceUid !== undefined) {
@@ -157,7 +157,7 @@ export function runQuery(db: Database.Database, spec: QuerySpec): QueryResult {
     (where.length ? ` WHERE ${where.join(' AND ')}` : '') +
     ` ORDER BY ${ORDER[spec.level]} LIMIT ? OFFSET ?`;
   params.push(spec.limit + 1, spec.offset);
-  const rows = db.prepare(sql).all(...params) as QueryRow[];
+  const rows = prepare(sql).all(...params) as QueryRow[];
   const more = rows.length > spec.limit;
   if (more) rows.pop();
   return { rows, more };

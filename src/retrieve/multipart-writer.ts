@@ -1,7 +1,7 @@
 /**
  * multipart/related response bodies (RFC 2387, PS3.18 8.6.1.2) written as a stream: each part's body is
- * produced only when the previous part has been sent, so a study of any size goes out from disk without
- * being held in memory.
+ * produced when the part before it starts going out (one part of read-ahead), so a study of any size goes
+ * out from disk without being held in memory.
  */
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
@@ -24,22 +24,54 @@ export function multipartContentType(partType: string, boundary: string): string
 }
 
 export function multipartBody(parts: Iterable<Part> | AsyncIterable<Part>, boundary: string): Readable {
-  async function* generate(): AsyncGenerator<Buffer> {
-    for await (const part of parts) {
-      let body: Buffer | Readable;
-      try {
-        body = await part.body();
-      } catch (error) {
-        if (part.onError?.(error) === 'skip') continue;
-        throw error;
-      }
-      const location = part.location ? `Content-Location: ${part.location}\r\n` : '';
-      yield Buffer.from(`--${boundary}\r\nContent-Type: ${part.contentType}\r\n${location}\r\n`);
-      if (Buffer.isBuffer(body)) yield body;
-      else yield* body as AsyncIterable<Buffer>;
-      yield Buffer.from('\r\n');
+  async function* emit({ part, body }: Pending): AsyncGenerator<Buffer> {
+    let content: Buffer | Readable;
+    try {
+      content = await body;
+    } catch (error) {
+      if (part.onError?.(error) === 'skip') return;
+      throw error;
     }
-    yield Buffer.from(`--${boundary}--\r\n`);
+    const location = part.location ? `Content-Location: ${part.location}\r\n` : '';
+    yield Buffer.from(`--${boundary}\r\nContent-Type: ${part.contentType}\r\n${location}\r\n`);
+    if (Buffer.isBuffer(content)) yield content;
+    else yield* content as AsyncIterable<Buffer>;
+    yield Buffer.from('\r\n');
+  }
+
+  async function* generate(): AsyncGenerator<Buffer> {
+    // One part ahead: the next body is being read from disk while the current one goes out.
+    const pending: Pending[] = [];
+    try {
+      for await (const part of parts) {
+        pending.push(start(part));
+        if (pending.length > LOOKAHEAD) yield* emit(pending.shift()!);
+      }
+      while (pending.length > 0) yield* emit(pending.shift()!);
+      yield Buffer.from(`--${boundary}--\r\n`);
+    } finally {
+      // The client went away or a part failed: release what was read ahead.
+      for (const { body } of pending.splice(0)) {
+        body.then(
+          (content) => Buffer.isBuffer(content) || content.destroy(),
+          () => undefined,
+        );
+      }
+    }
   }
   return Readable.from(generate(), { objectMode: false });
+}
+
+const LOOKAHEAD = 1;
+
+interface Pending {
+  part: Part;
+  body: Promise<Buffer | Readable>;
+}
+
+function start(part: Part): Pending {
+  const body = part.body();
+  // A failure is dealt with when the part's turn comes; until then it must not go unhandled.
+  body.catch(() => undefined);
+  return { part, body };
 }

@@ -20,7 +20,7 @@ import { transcodePart10 } from '../transcode/transcode-part10.js';
 import { mediaTypeMatches, type Offer } from './accept.js';
 import { readFrame } from './frames.js';
 import { MetadataService, type Scope } from './metadata.js';
-import { readStoredRange, streamStoredRange } from './stored-bytes.js';
+import { readStoredRange, streamStoredRange, WHOLE_READ_MAX_BYTES } from './stored-bytes.js';
 
 /** How a frame goes out: as stored, byte-swapped from big endian, or decoded to native pixels. */
 export interface FrameTarget {
@@ -67,7 +67,11 @@ export class RetrieveService {
   ): Promise<{ body: Readable | Buffer; transferSyntax: string }> {
     const stored = ref.storage.transferSyntaxUid;
     if (transferSyntax === '*' || transferSyntax === stored) {
-      return { body: this.store.createReadStream(ref.storage.fileKey), transferSyntax: stored };
+      const body =
+        ref.storage.fileSize <= WHOLE_READ_MAX_BYTES
+          ? await this.store.read(ref.storage.fileKey, 0, ref.storage.fileSize)
+          : this.store.createReadStream(ref.storage.fileKey);
+      return { body, transferSyntax: stored };
     }
     const file = await this.store.read(ref.storage.fileKey, 0, ref.storage.fileSize);
     try {

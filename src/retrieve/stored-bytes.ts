@@ -8,6 +8,12 @@ import type { ByteRange } from '../dicom/dataset.js';
 import type { InstanceStorage } from '../index/index-store.js';
 import type { FileStore } from '../storage/file-store.js';
 
+/**
+ * Instances up to this size are read whole, in one call, where a stream would cost a thread-pool round
+ * trip per chunk; larger ones are streamed.
+ */
+export const WHOLE_READ_MAX_BYTES = 4 * 1024 * 1024;
+
 /** Bytes [offset, offset + length) of the dataset as the reader saw it (inflated if deflated). */
 export async function readStoredRange(
   store: FileStore,

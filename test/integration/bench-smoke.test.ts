@@ -23,6 +23,7 @@ const ALL_PHASES = [
   'metadata',
   'frames',
   'rendered',
+  'rendered-images',
   'retrieve',
   'cmove',
   'rss1g',

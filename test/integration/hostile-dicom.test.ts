@@ -6,13 +6,14 @@
  * byte for byte. Reproduce a failure with the FUZZ_SEED (and FUZZ_CASES) its message names.
  */
 import assert from 'node:assert/strict';
-import { readdir } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { deflateRawSync } from 'node:zlib';
 import { buildInstance } from '../helpers/dicom-generator.js';
 import { items, multipartRelated, qido, stow, value, type DicomJson } from '../helpers/dicomweb-client.js';
-import { makeTempDir, removeDir } from '../helpers/fixtures.js';
+import { convertTransferSyntax, requireTools } from '../helpers/dcmtk.js';
+import { makeTempDir, removeDir, writeInstance } from '../helpers/fixtures.js';
 import { spawnGateway, startTestGateway, type GatewayProcess, type TestGateway } from '../helpers/gateway.js';
 import {
   caseUid,
@@ -208,6 +209,35 @@ describe('hostile DICOM files', { concurrency: false }, () => {
     const thumbnail = await fetch(`${url}/thumbnail`, { headers: { accept: 'image/jpeg' } });
     assert.equal(thumbnail.status, 200, 'a thumbnail is small enough for JPEG');
     await thumbnail.arrayBuffer();
+  });
+
+  test('a big endian OF value whose length is not a multiple of 4 does not fail the metadata', async (t) => {
+    // Found by the fuzzer: swapping the words of such a value for DICOM JSON threw, a 0x0110.
+    if (!requireTools(t, 'dcmconv')) return;
+    const source = await writeInstance(dir, {
+      image: { rows: 4, columns: 4 },
+      extra: [
+        { tag: 0x00090010, vr: 'LO', value: 'HOSTILE' },
+        { tag: 0x00091010, vr: 'OB', value: Buffer.from([1, 2, 3, 4, 5, 6]) },
+      ],
+    });
+    const path = join(dir, 'odd-of-be.dcm');
+    await convertTransferSyntax(source.path, path, 'explicit-be');
+    const bytes = await readFile(path);
+    const header = bytes.indexOf(Buffer.from([0x00, 0x09, 0x10, 0x10, 0x4f, 0x42])); // (0009,1010) OB
+    assert.ok(header > 0, 'the private OB element is in the big endian file');
+    bytes.write('OF', header + 4, 'latin1');
+    const { status, json } = await stow(gateway.dicomweb, [bytes]);
+    assert.equal(status, 200, JSON.stringify(json));
+    acknowledged.set(source.sopInstanceUID, {
+      sopInstanceUid: source.sopInstanceUID,
+      studyInstanceUid: source.studyInstanceUID,
+      seriesInstanceUid: source.seriesInstanceUID,
+      sent: [bytes],
+      kind: 'part10',
+      label: 'odd-length OF, big endian',
+    });
+    assertNoUnexpected('odd-length OF');
   });
 
   test(`mutated files through STOW-RS (${fuzzCases(2000)} cases, ${reproduce()})`, async () => {
