@@ -306,3 +306,27 @@ export function signatureDistance(a: CanvasStats, b: CanvasStats): number {
   for (let i = 0; i < a.signature.length; i++) total += Math.abs(a.signature[i]! - (b.signature[i] ?? 0));
   return total / a.signature.length;
 }
+
+/** Polls `probe` until it returns a value; fails after `timeoutMs`, or early once `giveUp` names a reason. */
+export async function waitUntil<T>(
+  probe: () => Promise<T | undefined>,
+  timeoutMs: number,
+  describe: () => string,
+  giveUp?: () => string | undefined,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const result = await probe().catch((error: unknown) => {
+      // A navigation (OHIF's routing, a login redirect) replaced the page under the probe: try again.
+      if (error instanceof Error && /Execution context was destroyed|navigation/i.test(error.message)) {
+        return undefined;
+      }
+      throw error;
+    });
+    if (result !== undefined) return result;
+    const reason = giveUp?.();
+    if (reason) throw new Error(`${describe()}: given up, ${reason}`);
+    if (Date.now() > deadline) throw new Error(`${describe()}: not within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}

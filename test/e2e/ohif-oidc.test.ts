@@ -35,6 +35,7 @@ import {
   openSession,
   requestSummary,
   type CanvasStats,
+  waitUntil,
 } from './browser.js';
 import { OHIF_VERSION, startOhifServer, type OhifOidcClient, type OhifServer } from './ohif-app.js';
 
@@ -121,24 +122,6 @@ function oidcClient(provider: TestOidcProvider): OhifOidcClient {
     automaticSilentRenew: false,
     revokeAccessTokenOnSignout: false,
   };
-}
-
-/** Polls `probe` until it returns a value; fails after `timeoutMs`, or early once `giveUp` names a reason. */
-async function waitUntil<T>(
-  probe: () => Promise<T | undefined>,
-  timeoutMs: number,
-  describe: () => string,
-  giveUp?: () => string | undefined,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const result = await probe();
-    if (result !== undefined) return result;
-    const reason = giveUp?.();
-    if (reason) throw new Error(`${describe()}: given up, ${reason}`);
-    if (Date.now() > deadline) throw new Error(`${describe()}: not within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
 }
 
 /** Grey-level spread of the first loaded thumbnail <img>, drawn into a canvas in the page. */

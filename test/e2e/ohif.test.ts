@@ -34,6 +34,7 @@ import {
   signatureDistance,
   type BrowserSession,
   type CanvasStats,
+  waitUntil,
 } from './browser.js';
 import { OHIF_VERSION, startOhifServer, type OhifDataSourceOptions, type OhifServer } from './ohif-app.js';
 
@@ -237,24 +238,6 @@ async function seed(gateway: TestGateway): Promise<Seeded> {
     }
   }
   return seeded;
-}
-
-/** Polls `probe` until it returns a value, or throws after `timeoutMs` with `describe()`'s text. */
-async function waitUntil<T>(
-  probe: () => Promise<T | undefined>,
-  timeoutMs: number,
-  describe: () => string,
-  giveUp?: () => string | undefined,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const result = await probe();
-    if (result !== undefined) return result;
-    const reason = giveUp?.();
-    if (reason) throw new Error(`${describe()}: given up, ${reason}`);
-    if (Date.now() > deadline) throw new Error(`${describe()}: not within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
 }
 
 function failureReport(session: BrowserSession): string {
