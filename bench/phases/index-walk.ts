@@ -14,7 +14,7 @@ import { rm } from 'node:fs/promises';
 import type { Context } from '../context.js';
 import { storescu } from '../dcmtk.js';
 import { stow } from '../http.js';
-import { latencyStats, MB, timedPool, type PhaseResult } from '../stats.js';
+import { latencyStats, MB, summarize, timedPool, type PhaseResult } from '../stats.js';
 import { indexFileSizes, peakRss, resetPeakRss, type Target } from '../targets.js';
 import { measureQidoMix, qidoAtSize } from './qido.js';
 
@@ -192,19 +192,21 @@ async function growthPoint(
   // The QIDO mix.
   resetPeakRss(target.pid);
   const mix = await measureQidoMix(target, Math.max(3, Math.ceil(sizes.qidoRepeats / 2)));
-  const qido: PhaseResult = {
-    phase: 'growth',
-    label: `growth: QIDO OHIF mix @ ${label} instances`,
-    target: target.name,
-    unit: 'queries',
-    count: mix.latencies.length,
-    seconds: mix.seconds,
-    throughput: mix.latencies.length / mix.seconds,
-    ...latencyStats(mix.latencies),
-    peakRssMb: peakRss(target.pid) / MB,
-    primary: 'p95',
-    goal: { metric: 'p95', max: 50, text: 'p95 < 50 ms (issue: at 1M instances)' },
-    details: { indexInstances, ...files, perKind: mix.perKind },
-  };
+  const qido = summarize(
+    {
+      phase: 'growth',
+      label: `growth: QIDO OHIF mix @ ${label} instances`,
+      target: target.name,
+      unit: 'queries',
+      primary: 'p95',
+    },
+    mix.latencies,
+    mix.seconds,
+    {
+      peakRssMb: peakRss(target.pid) / MB,
+      goal: { metric: 'p95', max: 50, text: 'p95 < 50 ms (issue: at 1M instances)' },
+      details: { indexInstances, ...files, perKind: mix.perKind },
+    },
+  );
   return { stow: stowResult, cstore: cstoreResult, qido, cstoreSkipped };
 }

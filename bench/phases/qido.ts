@@ -5,7 +5,7 @@
  * as %2C), and `*text*` around what the user typed when the data source supports wildcards.
  */
 import { get } from '../http.js';
-import { latencyStats, MB, type Latencies, type PhaseResult } from '../stats.js';
+import { latencyStats, MB, summarize, type Latencies, type PhaseResult } from '../stats.js';
 import { peakRss, resetPeakRss, type Target } from '../targets.js';
 
 interface Filter {
@@ -88,19 +88,15 @@ export async function qidoAtSize(
 ): Promise<PhaseResult> {
   resetPeakRss(target.pid);
   const mix = await measureQidoMix(target, repeats);
-  return {
-    phase: 'qido',
-    label,
-    target: target.name,
-    unit: 'queries',
-    count: mix.latencies.length,
-    seconds: mix.seconds,
-    throughput: mix.latencies.length / mix.seconds,
-    ...latencyStats(mix.latencies),
-    peakRssMb: peakRss(target.pid) / MB,
-    primary: 'p50',
-    goal: studies >= 100_000 ? { metric: 'p50', ratio: 0.5, text: 'p50 ≤0.5x Orthanc' } : undefined,
-    details: { indexStudies: studies, perKind: mix.perKind },
-    note: `${QIDO_KINDS.length} OHIF study-list searches x ${repeats}, 1 client`,
-  };
+  return summarize(
+    { phase: 'qido', label, target: target.name, unit: 'queries', primary: 'p50' },
+    mix.latencies,
+    mix.seconds,
+    {
+      peakRssMb: peakRss(target.pid) / MB,
+      goal: studies >= 100_000 ? { metric: 'p50', ratio: 0.5, text: 'p50 ≤0.5x Orthanc' } : undefined,
+      details: { indexStudies: studies, perKind: mix.perKind },
+      note: `${QIDO_KINDS.length} OHIF study-list searches x ${repeats}, 1 client`,
+    },
+  );
 }

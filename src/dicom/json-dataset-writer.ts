@@ -4,28 +4,9 @@
  * Text is written as UTF-8 and the dataset says so (ISO_IR 192).
  */
 import type { DicomJsonAttribute, DicomJsonDataset, PersonNameJson } from './dicom-json.js';
-import { hasLongLength, type VR } from './vr.js';
+import { hasLongLength, paddingByte, type VR } from './vr.js';
 
 const SPECIFIC_CHARACTER_SET = '00080005';
-
-const PAD_WITH_SPACE = new Set<VR>([
-  'AE',
-  'AS',
-  'CS',
-  'DA',
-  'DS',
-  'DT',
-  'IS',
-  'LO',
-  'LT',
-  'PN',
-  'SH',
-  'ST',
-  'TM',
-  'UC',
-  'UR',
-  'UT',
-]);
 
 export function encodeJsonDataset(dataset: DicomJsonDataset, explicitVR: boolean): Buffer {
   const chunks: Buffer[] = [];
@@ -60,8 +41,7 @@ function writeSequence(tag: number, items: DicomJsonDataset[], explicitVR: boole
 }
 
 function writeElement(tag: number, vr: VR, value: Buffer, explicitVR: boolean, chunks: Buffer[]): void {
-  const padded =
-    value.length % 2 ? Buffer.concat([value, Buffer.from([PAD_WITH_SPACE.has(vr) ? 0x20 : 0])]) : value;
+  const padded = value.length % 2 ? Buffer.concat([value, Buffer.from([paddingByte(vr)])]) : value;
   chunks.push(header(tag, vr, padded.length, explicitVR), padded);
 }
 

@@ -157,6 +157,11 @@ export function isStringVR(vr: VR): boolean {
   return STRING_VRS.has(vr);
 }
 
+/** The byte that pads an odd-length value to even length (PS3.5 6.2): a space for text, NUL for UI and binary. */
+export function paddingByte(vr: VR): number {
+  return vr !== 'UI' && STRING_VRS.has(vr) ? 0x20 : 0x00;
+}
+
 /** Size in bytes of one value of a fixed-size numeric VR, or undefined for other VRs. */
 export function numericValueSize(vr: VR): number | undefined {
   switch (vr) {

@@ -3,9 +3,9 @@
  * moving a file into quarantine (durably, replacing nothing), modification times, and a look at the
  * temp directory without emptying it.
  */
-import { appendFile, mkdir, open, readdir, rename, stat } from 'node:fs/promises';
+import { appendFile, mkdir, readdir, rename, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { FsFileStore } from '../storage/fs-file-store.js';
+import { fsyncPath, type FsFileStore } from '../storage/fs-file-store.js';
 
 export const QUARANTINE_DIR = 'quarantine';
 
@@ -26,15 +26,6 @@ export async function countTemporary(store: FsFileStore): Promise<number> {
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0;
     throw error;
-  }
-}
-
-async function syncDirectory(path: string): Promise<void> {
-  const handle = await open(path, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
   }
 }
 
@@ -75,8 +66,8 @@ export class Quarantine {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     }
     await rename(from, target);
-    await syncDirectory(dirname(target));
-    await syncDirectory(dirname(from));
+    await fsyncPath(dirname(target));
+    await fsyncPath(dirname(from));
     await appendFile(
       join(this.store.root, this.dir, 'reasons.tsv'),
       `${fileKey}\t${reason.replace(/[\t\r\n]+/g, ' ')}\n`,

@@ -20,6 +20,7 @@
 import dcmjsImaging from 'dcmjs-imaging';
 import { RenderError } from './errors.js';
 import type { ImageInfo } from './image.js';
+import { jpegLsIsPlanar } from '../transcode/codestream-markers.js';
 
 const { NativePixelDecoder } = dcmjsImaging;
 
@@ -168,23 +169,6 @@ function unpackBits(bytes: Uint8Array, pixels: number): Uint8Array {
   const out = new Uint8Array(pixels);
   for (let i = 0; i < pixels; i++) out[i] = (bytes[i >> 3]! >> (i & 7)) & 1;
   return out;
-}
-
-/** JPEG-LS: the first scan codes fewer components than the image has when components are not interleaved. */
-function jpegLsIsPlanar(data: Uint8Array, samplesPerPixel: number): boolean {
-  if (samplesPerPixel === 1) return false;
-  let at = 2; // after SOI
-  while (at + 4 < data.length) {
-    if (data[at] !== 0xff) return false;
-    const marker = data[at + 1]!;
-    if (marker === 0xff) {
-      at++;
-      continue;
-    }
-    if (marker === 0xda) return (data[at + 4] ?? samplesPerPixel) < samplesPerPixel;
-    at += 2 + ((data[at + 2]! << 8) | data[at + 3]!);
-  }
-  return false;
 }
 
 /**

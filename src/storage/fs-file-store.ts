@@ -238,7 +238,7 @@ export class FsFileStore implements FileStore {
       // the marker until the caller confirms.
       if (await this.exists(key)) throw Object.assign(new Error(`${key} exists`), { code: 'EEXIST', marker });
       await copyFile(marker, path, fsConstants.COPYFILE_EXCL);
-      if (this.fsync) await syncFile(path);
+      if (this.fsync) await fsyncPath(path);
     }
     if (this.fsync) await this.directories.sync(dir);
     return marker;
@@ -388,7 +388,8 @@ function remainingSlices(buffers: Buffer[], skip: number): Buffer[] {
   return out;
 }
 
-async function syncFile(path: string): Promise<void> {
+/** fsync of a file or directory by path. */
+export async function fsyncPath(path: string): Promise<void> {
   const handle = await open(path, 'r');
   try {
     await handle.sync();

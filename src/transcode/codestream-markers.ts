@@ -33,7 +33,7 @@ export function j2kPrecision(data: Buffer): { precision: number; signed: boolean
 }
 
 /** JPEG-LS: the first scan holds one component when the components are coded one after another (ILV 0). */
-export function jpegLsIsPlanar(data: Buffer, samplesPerPixel: number): boolean {
+export function jpegLsIsPlanar(data: Uint8Array, samplesPerPixel: number): boolean {
   if (samplesPerPixel === 1) return false;
   let at = 2; // after SOI
   while (at + 4 < data.length) {
@@ -44,7 +44,7 @@ export function jpegLsIsPlanar(data: Buffer, samplesPerPixel: number): boolean {
       continue;
     }
     if (marker === 0xda) return (data[at + 4] ?? samplesPerPixel) < samplesPerPixel;
-    at += 2 + data.readUInt16BE(at + 2);
+    at += 2 + ((data[at + 2]! << 8) | data[at + 3]!);
   }
   return false;
 }

@@ -8,7 +8,7 @@ import { lookupTag } from '../dicom/dictionary.js';
 import { Tag } from '../dicom/tags.js';
 import type { TransferSyntax } from '../dicom/transfer-syntax.js';
 import { getNumber } from '../dicom/values.js';
-import { hasLongLength, type VR } from '../dicom/vr.js';
+import { hasLongLength, paddingByte, type VR } from '../dicom/vr.js';
 import { swapBytes } from './pixel-samples.js';
 
 /** The encoding a dataset is written in. */
@@ -136,7 +136,7 @@ export class DatasetWriter {
   private writeElement(tag: number, vr: VR, value: Buffer): void {
     let useVR = vr;
     if (this.target.explicitVR && !hasLongLength(vr) && value.length > 0xffff) useVR = 'UN';
-    const padded = value.length % 2 ? Buffer.concat([value, Buffer.from([padByte(vr)])]) : value;
+    const padded = value.length % 2 ? Buffer.concat([value, Buffer.from([paddingByte(vr)])]) : value;
     this.header(tag, useVR, padded.length);
     this.chunks.push(padded);
   }
@@ -205,29 +205,5 @@ export class DatasetWriter {
       b.writeUInt32BE(length, 4);
     }
     this.chunks.push(b);
-  }
-}
-
-function padByte(vr: VR): number {
-  switch (vr) {
-    case 'AE':
-    case 'AS':
-    case 'CS':
-    case 'DA':
-    case 'DS':
-    case 'DT':
-    case 'IS':
-    case 'LO':
-    case 'LT':
-    case 'PN':
-    case 'SH':
-    case 'ST':
-    case 'TM':
-    case 'UC':
-    case 'UR':
-    case 'UT':
-      return 0x20;
-    default:
-      return 0x00;
   }
 }

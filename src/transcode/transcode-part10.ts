@@ -14,12 +14,17 @@ import { setImmediate as nextTick } from 'node:timers/promises';
 import { deflateRawSync, inflateRawSync, inflateSync } from 'node:zlib';
 import { DatasetReader } from '../dicom/dataset-reader.js';
 import type { DataSet } from '../dicom/dataset.js';
-import { IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME } from '../dicom/file-meta.js';
+import {
+  IMPLEMENTATION_CLASS_UID,
+  IMPLEMENTATION_VERSION_NAME,
+  metaElement,
+  part10Header,
+} from '../dicom/file-meta.js';
 import { computeFrameLayout } from '../dicom/frame-layout.js';
 import { Tag } from '../dicom/tags.js';
 import { findTransferSyntax } from '../dicom/transfer-syntax.js';
 import { getNumber, getString } from '../dicom/values.js';
-import { hasLongLength, type VR } from '../dicom/vr.js';
+import type { VR } from '../dicom/vr.js';
 import {
   canTranscode,
   DECODABLE,
@@ -228,24 +233,9 @@ function fileMetaFor(meta: DataSet, file: Buffer, transferSyntaxUid: string): Bu
     const value =
       replaced.get(tag) ??
       (element ? valueOf(element, { bytes: file, ts: EXPLICIT_LE_TS }) : Buffer.alloc(0));
-    const long = hasLongLength(vr);
-    const header = Buffer.alloc(long ? 12 : 8);
-    header.writeUInt16LE(tag >>> 16, 0);
-    header.writeUInt16LE(tag & 0xffff, 2);
-    header.write(vr, 4, 'latin1');
-    if (long) header.writeUInt32LE(value.length, 8);
-    else header.writeUInt16LE(value.length, 6);
-    parts.push(header, value);
+    parts.push(metaElement(tag, vr, value));
   }
-  const body = Buffer.concat(parts);
-  const groupLength = Buffer.alloc(12);
-  groupLength.writeUInt32LE(0x00000002, 0);
-  groupLength.write('UL', 4, 'latin1');
-  groupLength.writeUInt16LE(4, 6);
-  groupLength.writeUInt32LE(body.length, 8);
-  const prefix = Buffer.alloc(132);
-  prefix.write('DICM', 128, 'latin1');
-  return Buffer.concat([prefix, groupLength, body]);
+  return part10Header(parts);
 }
 
 const EXPLICIT_LE_TS = findTransferSyntax(UID.ExplicitLE)!;

@@ -147,22 +147,8 @@ async function renderInstance(
       'image/gif',
     );
   }
-  const mediaType = choice.mediaType;
-  if (!choice.multipart) {
-    return sendImage(
-      reply,
-      request,
-      () => rendered.render(ref, 1, params, mediaType),
-      rendered.etag(ref, 1, params, mediaType),
-      mediaType,
-    );
-  }
   const numbers = Array.from({ length: frames }, (_, i) => i + 1);
-  return sendParts(
-    reply,
-    mediaType,
-    numbers.map((n) => renderedPart(rendered, ref, n, params, mediaType)),
-  );
+  return sendFrames(rendered, ref, numbers, params, choice.mediaType, choice.multipart, request, reply);
 }
 
 async function renderFrames(
@@ -179,8 +165,21 @@ async function renderFrames(
   const params = paramsOf(request);
   const choice = chooseImage(offersOf(request), false, true, numbers.length === 1);
   if (!choice || choice.mediaType === 'image/gif') throw notAcceptable(`frames of ${ref.sopInstanceUid}`);
-  const mediaType = choice.mediaType;
-  if (!choice.multipart) {
+  return sendFrames(rendered, ref, numbers, params, choice.mediaType, choice.multipart, request, reply);
+}
+
+/** The first frame alone as a single image, or every frame as a multipart of images. */
+async function sendFrames(
+  rendered: RenderedService,
+  ref: StoredInstanceRef,
+  numbers: number[],
+  params: RenderParams,
+  mediaType: Exclude<RenderedMediaType, 'image/gif'>,
+  multipart: boolean,
+  request: Request,
+  reply: FastifyReply,
+): Promise<FastifyReply> {
+  if (!multipart) {
     const frame = numbers[0]!;
     return sendImage(
       reply,
