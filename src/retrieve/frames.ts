@@ -6,7 +6,7 @@ import type { ByteRange } from '../dicom/dataset.js';
 import { frameCount } from '../dicom/frame-layout.js';
 import { GatewayError } from '../errors.js';
 import type { InstanceStorage } from '../index/index-store.js';
-import type { FileStore } from '../storage/file-store.js';
+import { withRoom, type FileStore, type Room } from '../storage/file-store.js';
 import { readStoredRange } from './stored-bytes.js';
 
 /** Parses "1,3,5" (1-based, as in the URL) and checks each against the instance's frame count. */
@@ -27,21 +27,27 @@ export function parseFrameList(list: string, storage: InstanceStorage): number[]
   });
 }
 
-/** The stored bytes of one frame (1-based): native pixels, or the frame's fragments joined. */
+/**
+ * The stored bytes of one frame (1-based): native pixels, or the frame's fragments joined; after
+ * `room.before` spare bytes when room is asked for.
+ */
 export async function readFrame(
   store: FileStore,
   storage: InstanceStorage,
   frameNumber: number,
+  room?: Room,
 ): Promise<Buffer> {
   const layout = storage.frames;
   const index = frameNumber - 1;
   switch (layout.kind) {
     case 'native': {
       if (!layout.bitPacked) {
-        return readStoredRange(store, storage, {
-          offset: layout.offset + index * layout.frameLength,
-          length: layout.frameLength,
-        });
+        return readStoredRange(
+          store,
+          storage,
+          { offset: layout.offset + index * layout.frameLength, length: layout.frameLength },
+          room,
+        );
       }
       // 1-bit frames may start mid-byte: read the covering bytes and shift them into place.
       const startBit = index * layout.frameLength;
@@ -50,12 +56,12 @@ export async function readFrame(
         offset: layout.offset + first,
         length: Math.ceil((startBit + layout.frameLength) / 8) - first,
       });
-      return extractBits(bytes, startBit % 8, layout.frameLength);
+      return withRoom(extractBits(bytes, startBit % 8, layout.frameLength), room);
     }
     case 'encapsulated':
-      return readFragments(store, storage, layout.frames[index]!);
+      return readFragments(store, storage, layout.frames[index]!, room);
     case 'video':
-      return readFragments(store, storage, layout.fragments);
+      return readFragments(store, storage, layout.fragments, room);
     case 'none':
       throw new GatewayError('NOT_FOUND', 'the instance has no pixel data');
   }
@@ -65,9 +71,11 @@ async function readFragments(
   store: FileStore,
   storage: InstanceStorage,
   fragments: ByteRange[],
+  room: Room | undefined,
 ): Promise<Buffer> {
+  if (fragments.length === 1) return readStoredRange(store, storage, fragments[0]!, room);
   const parts = await Promise.all(fragments.map((fragment) => readStoredRange(store, storage, fragment)));
-  return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+  return withRoom(Buffer.concat(parts), room);
 }
 
 /** Bits [shift, shift + bitCount) of `bytes` (least significant bit first, PS3.5 8.1.1) as whole bytes. */

@@ -23,6 +23,23 @@ export function multipartContentType(partType: string, boundary: string): string
   return `multipart/related; type="${partType}"; boundary=${boundary}`;
 }
 
+/** The delimiter and headers before a part's body. */
+function partHead(boundary: string, part: Pick<Part, 'contentType' | 'location'>): Buffer {
+  const location = part.location ? `Content-Location: ${part.location}\r\n` : '';
+  return Buffer.from(`--${boundary}\r\nContent-Type: ${part.contentType}\r\n${location}\r\n`);
+}
+
+/**
+ * What goes around the body of a one-part multipart/related message: the caller reads the body into a
+ * buffer with room for both (see Room) and writes them in place, so the whole message is one buffer.
+ */
+export function singlePartFraming(
+  boundary: string,
+  part: Pick<Part, 'contentType' | 'location'>,
+): { head: Buffer; tail: Buffer } {
+  return { head: partHead(boundary, part), tail: Buffer.from(`\r\n--${boundary}--\r\n`) };
+}
+
 export function multipartBody(parts: Iterable<Part> | AsyncIterable<Part>, boundary: string): Readable {
   async function* emit({ part, body }: Pending): AsyncGenerator<Buffer> {
     let content: Buffer | Readable;
@@ -32,8 +49,7 @@ export function multipartBody(parts: Iterable<Part> | AsyncIterable<Part>, bound
       if (part.onError?.(error) === 'skip') return;
       throw error;
     }
-    const location = part.location ? `Content-Location: ${part.location}\r\n` : '';
-    yield Buffer.from(`--${boundary}\r\nContent-Type: ${part.contentType}\r\n${location}\r\n`);
+    yield partHead(boundary, part);
     if (Buffer.isBuffer(content)) yield content;
     else yield* content as AsyncIterable<Buffer>;
     yield Buffer.from('\r\n');

@@ -12,7 +12,7 @@ import {
 } from '../dicom/transfer-syntax.js';
 import { GatewayError } from '../errors.js';
 import type { IndexStore, StoredInstanceRef } from '../index/index-store.js';
-import type { FileStore } from '../storage/file-store.js';
+import { withRoom, type FileStore, type Room } from '../storage/file-store.js';
 import { canTranscode, TranscodeError } from '../transcode/capabilities.js';
 import { decodeFrame } from '../transcode/frame-codec.js';
 import type { FrameImageInfo } from '../transcode/pixel-samples.js';
@@ -152,21 +152,28 @@ export class RetrieveService {
     return readFrame(this.store, ref.storage, frameNumber);
   }
 
-  async frameBody(ref: StoredInstanceRef, frameNumber: number, target: FrameTarget): Promise<Buffer> {
+  /** A frame as the target wants it, after `room.before` spare bytes when room is asked for. */
+  async frameBody(
+    ref: StoredInstanceRef,
+    frameNumber: number,
+    target: FrameTarget,
+    room?: Room,
+  ): Promise<Buffer> {
+    if (target.mode === 'stored') return readFrame(this.store, ref.storage, frameNumber, room);
     const bytes = await this.readFrame(ref, frameNumber);
     switch (target.mode) {
-      case 'stored':
-        return bytes;
       case 'swap': {
         const image = this.imageInfo(ref);
-        const swapped = Buffer.from(bytes);
-        if (image.bitsAllocated === 16) swapped.swap16();
-        else if (image.bitsAllocated === 32) swapped.swap32();
+        const swapped = withRoom(bytes, room ?? { before: 0, after: 0 });
+        const data = swapped.subarray(room?.before ?? 0, swapped.length - (room?.after ?? 0));
+        if (image.bitsAllocated === 16) data.swap16();
+        else if (image.bitsAllocated === 32) data.swap32();
         return swapped;
       }
       case 'decode':
         try {
-          return (await decodeFrame(bytes, this.imageInfo(ref), ref.storage.transferSyntaxUid)).pixels;
+          const decoded = await decodeFrame(bytes, this.imageInfo(ref), ref.storage.transferSyntaxUid);
+          return withRoom(decoded.pixels, room);
         } catch (error) {
           if (error instanceof TranscodeError)
             throw new GatewayError('PROCESSING_FAILURE', `frame ${frameNumber}: ${error.message}`);

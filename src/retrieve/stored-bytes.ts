@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { createInflateRaw } from 'node:zlib';
 import type { ByteRange } from '../dicom/dataset.js';
 import type { InstanceStorage } from '../index/index-store.js';
-import type { FileStore } from '../storage/file-store.js';
+import { withRoom, type FileStore, type Room } from '../storage/file-store.js';
 
 /**
  * Instances up to this size are read whole, in one call, where a stream would cost a thread-pool round
@@ -14,16 +14,20 @@ import type { FileStore } from '../storage/file-store.js';
  */
 export const WHOLE_READ_MAX_BYTES = 4 * 1024 * 1024;
 
-/** Bytes [offset, offset + length) of the dataset as the reader saw it (inflated if deflated). */
+/**
+ * Bytes [offset, offset + length) of the dataset as the reader saw it (inflated if deflated), after
+ * `room.before` spare bytes.
+ */
 export async function readStoredRange(
   store: FileStore,
   storage: InstanceStorage,
   range: ByteRange,
+  room?: Room,
 ): Promise<Buffer> {
-  if (!storage.deflated) return store.read(storage.fileKey, range.offset, range.length);
+  if (!storage.deflated) return store.read(storage.fileKey, range.offset, range.length, room);
   const chunks: Buffer[] = [];
   for await (const chunk of inflatedRange(store, storage, range)) chunks.push(chunk);
-  return Buffer.concat(chunks);
+  return withRoom(Buffer.concat(chunks), room);
 }
 
 /** A stream of bytes [offset, offset + length), for large values (bulk data, video). */

@@ -39,12 +39,29 @@ export interface ObjectWriter {
   abort(): Promise<void>;
 }
 
+/**
+ * Spare bytes around data read into a buffer, for framing the caller writes in place (the delimiters of
+ * a multipart part), so half a megabyte of frame is not copied to add a few bytes around it.
+ */
+export interface Room {
+  before: number;
+  after: number;
+}
+
+/** `data` with `room` around it, copied (for data that could not be read into place). */
+export function withRoom(data: Buffer, room: Room | undefined): Buffer {
+  if (!room) return data;
+  const out = Buffer.allocUnsafe(room.before + data.length + room.after);
+  data.copy(out, room.before);
+  return out;
+}
+
 export interface FileStore {
   createWriter(): Promise<ObjectWriter>;
   exists(key: string): Promise<boolean>;
   size(key: string): Promise<number | undefined>;
-  /** Reads `length` bytes at `offset`; fails if the object is shorter. */
-  read(key: string, offset: number, length: number): Promise<Buffer>;
+  /** Reads `length` bytes at `offset` (after `room.before` spare bytes); fails if the object is shorter. */
+  read(key: string, offset: number, length: number, room?: Room): Promise<Buffer>;
   /** Streams the object, or a byte range of it (end exclusive). */
   createReadStream(key: string, range?: { start: number; end: number }): Readable;
   remove(key: string): Promise<void>;

@@ -13,6 +13,7 @@ import { parseFrameList } from '../../retrieve/frames.js';
 import type { Scope } from '../../retrieve/metadata.js';
 import {
   multipartBody,
+  singlePartFraming,
   multipartContentType,
   newBoundary,
   type Part,
@@ -200,6 +201,20 @@ async function frames(
   if (single) return reply.type(partType).send(await retrieve.frameBody(ref, numbers[0]!, target));
   const boundary = newBoundary();
   const url = instanceUrl(base, ref.studyInstanceUid, ref.seriesInstanceUid, ref.sopInstanceUid);
+  if (numbers.length === 1) {
+    // The usual request (OHIF asks one frame at a time): the frame is read into the message's buffer.
+    const { head, tail } = singlePartFraming(boundary, {
+      contentType: partType,
+      location: `${url}/frames/${numbers[0]}`,
+    });
+    const message = await retrieve.frameBody(ref, numbers[0]!, target, {
+      before: head.length,
+      after: tail.length,
+    });
+    head.copy(message, 0);
+    tail.copy(message, message.length - tail.length);
+    return reply.type(multipartContentType(target.mediaType, boundary)).send(message);
+  }
   const parts = numbers.map((n): Part => ({
     contentType: partType,
     location: `${url}/frames/${n}`,
