@@ -21,6 +21,8 @@ export interface Sizes {
   /** Rows and columns of the CT slices of frames, rendered, retrieve and cmove. */
   ctSize: number;
   framesInstances: number;
+  /** Times every frame of the frames series is fetched (one pass takes well under a second). */
+  framesPasses: number;
   renderedInstances: number;
   /** Distinct images of each kind (CT slice, CR) in rendered-images. */
   renderedImages: number;
@@ -51,6 +53,7 @@ export const DEFAULT_SIZES: Sizes = {
   metadataRepeats: 20,
   ctSize: 512,
   framesInstances: 300,
+  framesPasses: 5,
   renderedInstances: 300,
   renderedImages: 20,
   crRows: 2500,
@@ -74,6 +77,7 @@ export const SMOKE_SIZES: Sizes = {
   metadataRepeats: 3,
   ctSize: 64,
   framesInstances: 10,
+  framesPasses: 1,
   renderedInstances: 10,
   renderedImages: 2,
   crRows: 250,

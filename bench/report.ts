@@ -196,6 +196,17 @@ export function markdown(report: Report, chartFile?: string): string {
   if (qido) parts.push('', '## QIDO per query', '', qido);
   const growth = growthTable(report.results);
   if (growth) parts.push('', '## Index growth', '', growth);
+  const cpu = cpuTable(report.results);
+  if (cpu) {
+    parts.push(
+      '',
+      '## CPU per operation',
+      '',
+      'Server: the server process, all threads. Machine: every core, clients and kernel included. Cores busy: share of all cores in use during the measurement; steal: share taken by other guests of the host.',
+      '',
+      cpu,
+    );
+  }
   parts.push('', '## All figures', '', figuresTable(report.results));
   if (report.skipped.length) {
     parts.push(
@@ -212,9 +223,28 @@ export function markdown(report: Report, chartFile?: string): string {
 }
 
 /** The console summary: the comparison table, skipped measurements, settings. */
+/** CPU per operation of the phases that measure it: what each server spends, and what the machine had. */
+export function cpuTable(results: PhaseResult[]): string {
+  const rows = results.filter((r) => r.cpu);
+  if (rows.length === 0) return '';
+  const lines = [
+    '| measurement | server | per s | server CPU ms/op | machine CPU ms/op | cores busy % | steal % |',
+    '|---|---|---:|---:|---:|---:|---:|',
+  ];
+  for (const r of rows) {
+    const c = r.cpu!;
+    lines.push(
+      `| ${r.label} | ${r.target} | ${num(r.throughput, 0)} | ${num(c.serverCpuMsPerOp, 2)} | ${num(c.machineCpuMsPerOp, 2)} | ${num(c.machineBusyPercent, 0)} | ${num(c.stealPercent, 0)} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
 export function consoleSummary(report: Report): string {
   const withPeer = report.results.some((r) => r.target !== 'gateway');
   const lines = [comparisonTable(report.results, withPeer)];
+  const cpu = cpuTable(report.results);
+  if (cpu) lines.push('', cpu);
   const qido = qidoTable(report.results);
   if (qido) lines.push('', qido);
   const growth = growthTable(report.results);

@@ -1,4 +1,5 @@
 /** Latency statistics and the shape every phase reports. */
+import type { CpuFigures } from './cpu.js';
 
 /** A figure a phase is judged on; the ratio column and the goals use it. */
 export type Metric = 'throughput' | 'megabytesPerSecond' | 'p50' | 'p95' | 'firstMs' | 'peakRssMb';
@@ -47,6 +48,8 @@ export interface PhaseResult {
   firstMs?: number;
   /** Peak resident memory of the server during the phase, in MB (2^20 bytes). */
   peakRssMb?: number;
+  /** CPU time per operation (server and whole machine) and how busy the cores were. */
+  cpu?: CpuFigures;
   /** The figure the gateway/peer ratio is computed on. */
   primary: Metric;
   goal?: Goal;

@@ -1,6 +1,7 @@
 /** Ingest phases: STOW-RS (one instance per request, or batches) and C-STORE (dcmtk storescu). */
 import { readFile } from 'node:fs/promises';
 import type { Context } from '../context.js';
+import { cpuFigures, cpuMeter } from '../cpu.js';
 import type { CorpusFile } from '../corpus.js';
 import { split } from '../corpus.js';
 import { storescu } from '../dcmtk.js';
@@ -20,7 +21,9 @@ export async function stowSingle(
 ): Promise<PhaseResult> {
   const bodies = await Promise.all(files.map((f) => readFile(f.path)));
   resetPeakRss(target.pid);
+  const cpu = cpuMeter(target.pid);
   const { latencies, seconds } = await timedPool(bodies, clients, (bytes) => stow(target.dicomweb, [bytes]));
+  const cpuUse = cpu();
   context.stored(target, files.length, new Set(files.map((f) => f.studyInstanceUID)).size);
   return summarize(
     {
@@ -34,6 +37,7 @@ export async function stowSingle(
     seconds,
     {
       peakRssMb: peakRss(target.pid) / MB,
+      cpu: cpuFigures(cpuUse, files.length),
       megabytesPerSecond: bodies.reduce((sum, b) => sum + b.length, 0) / MB / seconds,
       goal: INGEST_GOAL,
       note: 'latency per request',
@@ -52,7 +56,9 @@ export async function stowBatch(
   const bodies = await Promise.all(files.map((f) => readFile(f.path)));
   const batches = split(bodies, Math.ceil(bodies.length / perRequest));
   resetPeakRss(target.pid);
+  const cpu = cpuMeter(target.pid);
   const { latencies, seconds } = await timedPool(batches, 1, (batch) => stow(target.dicomweb, batch));
+  const cpuUse = cpu();
   context.stored(target, files.length, new Set(files.map((f) => f.studyInstanceUID)).size);
   return summarize(
     {
@@ -67,6 +73,7 @@ export async function stowBatch(
     {
       count: bodies.length,
       peakRssMb: peakRss(target.pid) / MB,
+      cpu: cpuFigures(cpuUse, files.length),
       megabytesPerSecond: bodies.reduce((sum, b) => sum + b.length, 0) / MB / seconds,
       goal: INGEST_GOAL,
       note: `latency per request of ${perRequest}`,
@@ -86,6 +93,7 @@ export async function cstore(
   associations: number,
 ): Promise<PhaseResult> {
   resetPeakRss(target.pid);
+  const cpu = cpuMeter(target.pid);
   const seconds = await storescu(
     target,
     files.map((f) => f.path),
@@ -93,6 +101,7 @@ export async function cstore(
     context.workDir,
     context.maxPduLength,
   );
+  const cpuUse = cpu();
   context.stored(target, files.length, new Set(files.map((f) => f.studyInstanceUID)).size);
   return summarize(
     {
@@ -107,6 +116,7 @@ export async function cstore(
     {
       count: files.length,
       peakRssMb: peakRss(target.pid) / MB,
+      cpu: cpuFigures(cpuUse, files.length),
       megabytesPerSecond: files.reduce((sum, f) => sum + f.bytes, 0) / MB / seconds,
       goal: INGEST_GOAL,
       note: 'storescu reports no per-instance times',

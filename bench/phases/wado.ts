@@ -4,6 +4,7 @@
  * first (the same UIDs and bytes on every server) and checks what comes back before timing counts.
  */
 import type { Context } from '../context.js';
+import { cpuFigures, cpuMeter } from '../cpu.js';
 import { get } from '../http.js';
 import { MB, summarize, timedPool, type PhaseResult } from '../stats.js';
 import type { CtSeries } from '../synthetic.js';
@@ -73,21 +74,24 @@ export async function metadataPhase(target: Target, context: Context): Promise<P
 const FRAMES_ACCEPT = 'multipart/related; type="application/octet-stream"; transfer-syntax=*';
 
 export async function framesPhase(target: Target, context: Context): Promise<PhaseResult[]> {
-  const { framesInstances: n, clients, ctSize } = context.sizes;
+  const { framesInstances: n, framesPasses: passes, clients, ctSize } = context.sizes;
   const [series] = await storedStudy(context, target, 'frames', [n]);
   const frameBytes = ctSize * ctSize * 2;
   let bytes = 0;
   resetPeakRss(target.pid);
-  const run = await timedPool(series!.instances, clients, async ({ sop }) => {
+  const cpu = cpuMeter(target.pid);
+  const requests = Array.from({ length: passes }, () => series!.instances).flat();
+  const run = await timedPool(requests, clients, async ({ sop }) => {
     const answer = await get(`${instanceUrl(target, series!, sop)}/frames/1`, { accept: FRAMES_ACCEPT });
     if (answer.bytes < frameBytes) throw new Error(`${target.name}: frame of ${answer.bytes} bytes`);
     bytes += answer.bytes;
   });
+  const cpuUse = cpu();
   return [
     summarize(
       {
         phase: 'frames',
-        label: `frames of a ${fmt(n)}-slice CT series (${ctSize}x${ctSize} 16-bit), ${clients} clients`,
+        label: `frames of a ${fmt(n)}-slice CT series (${ctSize}x${ctSize} 16-bit), ${clients} clients, ${passes} passes`,
         target: target.name,
         unit: 'frames',
         primary: 'throughput',
@@ -97,6 +101,7 @@ export async function framesPhase(target: Target, context: Context): Promise<Pha
       {
         megabytesPerSecond: bytes / MB / run.seconds,
         peakRssMb: peakRss(target.pid) / MB,
+        cpu: cpuFigures(cpuUse, run.latencies.length),
         goal: { metric: 'throughput', ratio: 2, text: '≥2x Orthanc' },
         note: `GET .../instances/{i}/frames/1, Accept: ${FRAMES_ACCEPT}`,
       },
