@@ -19,6 +19,9 @@ import type { InstanceIdentity, StoreOutcome } from './outcome.js';
 import { InstanceReceiver } from './receive-instance.js';
 import { readIdentity, validateInstance, type Expectations } from './validate-instance.js';
 
+/** The file key a record is built with before placement has chosen the real one. */
+const PROVISIONAL_KEY = '';
+
 export type Door = 'dimse' | 'stow' | 'import';
 
 export interface IngestOptions {
@@ -110,12 +113,14 @@ export class IngestService {
       const valid = validateInstance(parsed, expected, this.options.acceptSopClass);
       identity = valid;
       const datasetSha256 = receiver.datasetDigest();
+      // Taken now: the record is built while the writer commits, when its counters are in flux.
+      const file = { fileSize: writer.size, sha256: writer.digest(), datasetSha256 };
       const status = await this.locks.run(valid.sopInstanceUid, () =>
         this.commit(writer, valid, datasetSha256, (fileKey) =>
           extractRecord(
             parsed,
             valid,
-            { fileKey, fileSize: writer.size, sha256: writer.digest(), datasetSha256 },
+            { fileKey, ...file },
             { door: options.door, callingAETitle: options.callingAETitle },
           ),
         ),
@@ -161,10 +166,27 @@ export class IngestService {
       }
     }
 
-    const fileKey = await this.placeFile(writer, id);
+    // The record is built while the file's fsyncs run (placeFile has issued them by the time a
+    // setImmediate callback runs): on one association that CPU work would otherwise follow them.
+    const placing = this.placeFile(writer, id);
+    const building = new Promise<InstanceRecord>((resolve, reject) =>
+      setImmediate(() => {
+        try {
+          resolve(buildRecord(PROVISIONAL_KEY));
+        } catch (error) {
+          reject(error instanceof Error ? error : new Error(String(error)));
+        }
+      }),
+    );
+    const [placed, built] = await Promise.allSettled([placing, building]);
+    if (placed.status === 'rejected') throw placed.reason;
+    const fileKey = placed.value;
     try {
       // buildRecord can fail too (e.g. unreadable frame layout); the placed file must then go.
-      this.index.putInstance(buildRecord(fileKey));
+      if (built.status === 'rejected') throw built.reason;
+      const record = built.value;
+      record.storage.fileKey = fileKey;
+      this.index.putInstance(record);
     } catch (error) {
       await this.store
         .remove(fileKey)

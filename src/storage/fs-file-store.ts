@@ -319,7 +319,8 @@ class FsObjectWriter implements ObjectWriter {
   private readonly hash = createHash('sha256');
   private pending: Buffer[] = [];
   private pendingBytes = 0;
-  private written = 0;
+  /** Bytes accepted by write(), whether or not they have reached the file yet. */
+  private accepted = 0;
   private closed = false;
   private closing: Promise<void> | undefined;
   private committed: string | undefined;
@@ -331,7 +332,7 @@ class FsObjectWriter implements ObjectWriter {
   ) {}
 
   get size(): number {
-    return this.written + this.pendingBytes;
+    return this.accepted;
   }
 
   async write(chunk: Buffer): Promise<void> {
@@ -339,6 +340,7 @@ class FsObjectWriter implements ObjectWriter {
     this.hash.update(chunk);
     this.pending.push(chunk);
     this.pendingBytes += chunk.length;
+    this.accepted += chunk.length;
     if (this.pendingBytes >= WRITE_BATCH_BYTES) await this.flush();
   }
 
@@ -356,7 +358,6 @@ class FsObjectWriter implements ObjectWriter {
           ? writevSync(this.handle.fd, slices)
           : (await this.handle.writev(slices)).bytesWritten;
     }
-    this.written += total;
   }
 
   digest(): string {
@@ -384,7 +385,7 @@ class FsObjectWriter implements ObjectWriter {
     } finally {
       await this.closing;
     }
-    return { key, size: this.written };
+    return { key, size: this.accepted };
   }
 
   confirm(): Promise<void> {

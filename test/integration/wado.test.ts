@@ -298,6 +298,13 @@ describe('WADO-RS', () => {
         );
         assert.ok(parts[0]!.body.equals(generateFrame(s.image!, 0)), `${name} frame 1`);
         assert.ok(parts[1]!.body.equals(generateFrame(s.image!, 2)), `${name} frame 3`);
+        // One frame alone goes out as one buffer, read (and swapped or decoded) into its framing.
+        const one = await fetchParts(
+          url(s, '/frames/2'),
+          'multipart/related; type="application/octet-stream"',
+        );
+        assert.equal(one.parts.length, 1, name);
+        assert.ok(one.parts[0]!.body.equals(generateFrame(s.image!, 1)), `${name} frame 2 alone`);
       }
     });
 

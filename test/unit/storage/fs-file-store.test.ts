@@ -99,6 +99,19 @@ test('writes larger than the 1 MB batch, in big and odd-sized chunks', async () 
   }
 });
 
+test('size counts every byte written, also while commit is writing them out', async () => {
+  const store = await newStore();
+  const data = randomBytes(700 * 1024);
+  const writer = await store.createWriter();
+  await writer.write(data);
+  assert.equal(writer.size, data.length);
+  const committing = writer.commit('sized');
+  // 700 KB goes to the file through the thread pool: the commit is still writing now.
+  assert.equal(writer.size, data.length);
+  assert.equal((await committing).size, data.length);
+  assert.equal(writer.size, data.length);
+});
+
 test('an empty object commits as an empty file', async () => {
   const store = await newStore();
   const writer = await store.createWriter();
@@ -291,6 +304,22 @@ test('read with offset and length; a short object is an error', async () => {
   const big = randomBytes(3 * 1024 * 1024);
   await writeObject(store, big, 'big', [1 << 20]);
   assert.deepEqual(await store.read('big', 1000, big.length - 1000), big.subarray(1000));
+});
+
+test('read with room: the data sits after room.before spare bytes, room.after follow it', async () => {
+  const store = await newStore();
+  const small = Buffer.from('0123456789');
+  await writeObject(store, small, 'small');
+  const framed = await store.read('small', 2, 5, { before: 3, after: 4 });
+  assert.equal(framed.length, 12);
+  assert.equal(framed.subarray(3, 8).toString(), '23456');
+  // Above the synchronous read size, through the thread pool.
+  const big = randomBytes(2 * 1024 * 1024);
+  await writeObject(store, big, 'big-room', [1 << 20]);
+  const bigFramed = await store.read('big-room', 10, big.length - 10, { before: 100, after: 7 });
+  assert.equal(bigFramed.length, 100 + big.length - 10 + 7);
+  assert.deepEqual(bigFramed.subarray(100, 100 + big.length - 10), big.subarray(10));
+  await assert.rejects(store.read('small', 8, 5, { before: 1, after: 1 }), /shorter than 13 bytes/);
 });
 
 test('createReadStream: whole object, ranges with an exclusive end, empty ranges', async () => {
