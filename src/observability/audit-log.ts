@@ -167,9 +167,6 @@ export function dailyFileLayout(file: string): { dir: string; prefix: string; ex
   return { dir: dirname(file), prefix: basename(file, extension), extension };
 }
 
-/** How long a recorded line may wait for others to share its write (a crash loses at most this much). */
-const BATCH_MS = 20;
-
 export class AuditLog implements DimseAuditSink {
   readonly dir: string;
   private readonly prefix: string;
@@ -178,8 +175,6 @@ export class AuditLog implements DimseAuditSink {
   private readonly cliUser: string | undefined;
   private readonly log: Logger | undefined;
   private file: OpenFile | undefined;
-  /** Lines recorded in the last BATCH_MS, written together. */
-  private batch: { day: string; date: Date; lines: string[] } | undefined;
   private failedAt = 0;
   private closed = false;
   private errors = 0;
@@ -364,7 +359,6 @@ export class AuditLog implements DimseAuditSink {
 
   /** Resolves once every line recorded so far has been handed to the operating system. */
   flush(): Promise<void> {
-    this.writeBatch();
     const file = this.file;
     if (!file || file.error || file.stream.destroyed) return Promise.resolve();
     return new Promise((resolve) => file.stream.write('', () => resolve()));
@@ -373,7 +367,6 @@ export class AuditLog implements DimseAuditSink {
   /** Writes what is pending and closes the file. Events after this are appended synchronously. */
   async close(): Promise<void> {
     if (this.closed) return;
-    this.writeBatch();
     this.closed = true;
     const file = this.file;
     this.file = undefined;
@@ -430,28 +423,13 @@ export class AuditLog implements DimseAuditSink {
       }
       return;
     }
-    // Lines go out together, BATCH_MS after the first: a write per line (one per frame request) costs
-    // the event loop more than building the line did.
-    if (this.batch && this.batch.day !== utcDay(date)) this.writeBatch();
-    if (!this.batch) {
-      this.batch = { day: utcDay(date), date, lines: [] };
-      setTimeout(() => this.writeBatch(), BATCH_MS);
-    }
-    this.batch.lines.push(line);
-  }
-
-  private writeBatch(): void {
-    const batch = this.batch;
-    if (!batch) return;
-    this.batch = undefined;
-    const file = this.fileFor(batch.date, false);
+    const file = this.fileFor(date, false);
     if (!file) {
-      this.errors += batch.lines.length;
+      this.errors++;
       return;
     }
-    const lines = batch.lines.length;
-    file.stream.write(batch.lines.join(''), (error) => {
-      if (error) this.errors += lines;
+    file.stream.write(line, (error) => {
+      if (error) this.errors++;
     });
   }
 
