@@ -19,9 +19,6 @@ import type { InstanceIdentity, StoreOutcome } from './outcome.js';
 import { InstanceReceiver } from './receive-instance.js';
 import { readIdentity, validateInstance, type Expectations } from './validate-instance.js';
 
-/** The file key a record is built with before placement has chosen the real one. */
-const PROVISIONAL_KEY = '';
-
 export type Door = 'dimse' | 'stow' | 'import';
 
 export interface IngestOptions {
@@ -113,14 +110,12 @@ export class IngestService {
       const valid = validateInstance(parsed, expected, this.options.acceptSopClass);
       identity = valid;
       const datasetSha256 = receiver.datasetDigest();
-      // Taken now: the record is built while the writer commits, when its counters are in flux.
-      const file = { fileSize: writer.size, sha256: writer.digest(), datasetSha256 };
       const status = await this.locks.run(valid.sopInstanceUid, () =>
         this.commit(writer, valid, datasetSha256, (fileKey) =>
           extractRecord(
             parsed,
             valid,
-            { fileKey, ...file },
+            { fileKey, fileSize: writer.size, sha256: writer.digest(), datasetSha256 },
             { door: options.door, callingAETitle: options.callingAETitle },
           ),
         ),
@@ -166,27 +161,10 @@ export class IngestService {
       }
     }
 
-    // The record is built while the file's fsyncs run (placeFile has issued them by the time a
-    // setImmediate callback runs): on one association that CPU work would otherwise follow them.
-    const placing = this.placeFile(writer, id);
-    const building = new Promise<InstanceRecord>((resolve, reject) =>
-      setImmediate(() => {
-        try {
-          resolve(buildRecord(PROVISIONAL_KEY));
-        } catch (error) {
-          reject(error instanceof Error ? error : new Error(String(error)));
-        }
-      }),
-    );
-    const [placed, built] = await Promise.allSettled([placing, building]);
-    if (placed.status === 'rejected') throw placed.reason;
-    const fileKey = placed.value;
+    const fileKey = await this.placeFile(writer, id);
     try {
       // buildRecord can fail too (e.g. unreadable frame layout); the placed file must then go.
-      if (built.status === 'rejected') throw built.reason;
-      const record = built.value;
-      record.storage.fileKey = fileKey;
-      this.index.putInstance(record);
+      this.index.putInstance(buildRecord(fileKey));
     } catch (error) {
       await this.store
         .remove(fileKey)
