@@ -40,6 +40,23 @@ interface InstanceRow {
   study_uid: string;
 }
 
+/** The study attributes a later instance may fill in when the first ones lacked them. */
+interface StudyFillRow {
+  pk: number;
+  study_date: string | null;
+  study_time: string | null;
+  accession: string | null;
+  study_id: string | null;
+  description: string | null;
+  referring_physician: string | null;
+  timezone: string | null;
+}
+
+/** Whether an incoming value would fill a stored one (attributes are filled in, never overwritten). */
+function fills(stored: string | null, incoming: string | null): boolean {
+  return stored === null && incoming !== null;
+}
+
 const INSTANCE_COLUMNS = `i.pk, i.series_pk, i.sop_uid, i.sop_class_uid, i.transfer_syntax, i.file_key, i.file_size,
   i.sha256, i.dataset_sha256, i.dataset_offset, i.deflated, i.frames, i.bulk, i.received_at, se.series_uid, s.study_uid`;
 
@@ -109,7 +126,11 @@ export class SqliteIndex implements IndexStore {
           birth_date = COALESCE(patients.birth_date, excluded.birth_date),
           sex = COALESCE(patients.sex, excluded.sex)
         RETURNING pk`),
-      findStudy: db.prepare(`SELECT pk FROM studies WHERE study_uid = ?`),
+      findPatient: db.prepare(
+        `SELECT pk, patient_name, birth_date, sex FROM patients WHERE patient_id = ? AND issuer = ?`,
+      ),
+      findStudy: db.prepare(`SELECT pk, study_date, study_time, accession, study_id, description,
+        referring_physician, timezone FROM studies WHERE study_uid = ?`),
       insertStudy: db.prepare(`
         INSERT INTO studies (patient_pk, study_uid, patient_id, issuer, patient_name, patient_name_ci,
           patient_name_fuzzy, birth_date, sex, study_date, study_time, accession, study_id, description,
@@ -225,7 +246,16 @@ export class SqliteIndex implements IndexStore {
       birthDate: patient.patientBirthDate ?? null,
       sex: patient.patientSex ?? null,
     };
-    const patientPk = (s.upsertPatient.get(patientParams) as { pk: number }).pk;
+    // Rows already complete are not written again: each write dirties pages the commit must log.
+    const knownPatient = s.findPatient.get(patientParams.patientId, patientParams.issuer) as
+      { pk: number; patient_name: string | null; birth_date: string | null; sex: string | null } | undefined;
+    const patientPk =
+      knownPatient &&
+      !fills(knownPatient.patient_name, patientParams.name) &&
+      !fills(knownPatient.birth_date, patientParams.birthDate) &&
+      !fills(knownPatient.sex, patientParams.sex)
+        ? knownPatient.pk
+        : (s.upsertPatient.get(patientParams) as { pk: number }).pk;
 
     const studyParams = {
       date: study.studyDate ?? null,
@@ -240,13 +270,22 @@ export class SqliteIndex implements IndexStore {
       timezone: study.timezoneOffsetFromUtc ?? null,
       now,
     };
-    let studyPk = (s.findStudy.get(study.studyInstanceUid) as { pk: number } | undefined)?.pk;
+    const knownStudy = s.findStudy.get(study.studyInstanceUid) as StudyFillRow | undefined;
+    let studyPk = knownStudy?.pk;
     if (studyPk === undefined) {
       studyPk = Number(
         s.insertStudy.run({ ...studyParams, ...patientParams, patientPk, uid: study.studyInstanceUid })
           .lastInsertRowid,
       );
-    } else {
+    } else if (
+      fills(knownStudy!.study_date, studyParams.date) ||
+      fills(knownStudy!.study_time, studyParams.time) ||
+      fills(knownStudy!.accession, studyParams.accession) ||
+      fills(knownStudy!.study_id, studyParams.studyId) ||
+      fills(knownStudy!.description, studyParams.description) ||
+      fills(knownStudy!.referring_physician, studyParams.referring) ||
+      fills(knownStudy!.timezone, studyParams.timezone)
+    ) {
       s.fillStudy.run({ ...studyParams, pk: studyPk });
     }
 

@@ -759,6 +759,24 @@ describe('QIDO-RS', () => {
       );
       assert.match(base, /^http:\/\/127\.0\.0\.1:\d+\/dicom-web$/);
     });
+
+    test('study attributes the first instance lacked are filled in by a later one, never overwritten', async () => {
+      const study = newUid();
+      const common = { studyInstanceUID: study, patientID: 'P-FILL', patientName: 'Fill^Later' };
+      await seed(gateway, [
+        { ...common, rawText: { StudyDescription: Buffer.alloc(0), AccessionNumber: Buffer.alloc(0) } },
+      ]);
+      const [before] = await search(`${base}/studies?StudyInstanceUID=${study}`);
+      assert.equal(value(before!, '00081030'), undefined);
+      assert.equal(value(before!, '00080050'), undefined);
+      await seed(gateway, [{ ...common, studyDescription: 'Filled later', accessionNumber: 'ACC-FILL' }]);
+      await seed(gateway, [{ ...common, studyDescription: 'Not this one', accessionNumber: 'ACC-OTHER' }]);
+      const [after] = await search(`${base}/studies?StudyInstanceUID=${study}`);
+      assert.equal(value(after!, '00081030'), 'Filled later');
+      assert.equal(value(after!, '00080050'), 'ACC-FILL');
+      assert.equal(value(after!, '00201208'), 3);
+      assert.deepEqual(await search(`${base}/studies?AccessionNumber=ACC-FILL`).then(studiesOf), [study]);
+    });
   });
 
   describe('paging', () => {
