@@ -1,6 +1,6 @@
 /**
  * `node --import tsx bench/fsync-floor.ts [dir]`: what the disk under `dir` (default: the temp directory)
- * allows for durable stores, with no server in the way. Each store writes a 9 KB file, fsyncs it, links it
+ * allows for durable stores, with no server in the way (`npm run bench` measures the serial figures too). Each store writes a 9 KB file, fsyncs it, links it
  * into a directory and (in the second measure) fsyncs that directory, as the gateway does per instance.
  * Run one after another (a single C-STORE association) and with 8 writers at once (concurrent uploads).
  */
@@ -11,7 +11,11 @@ import { join } from 'node:path';
 const FILES = 2000;
 const BODY = Buffer.alloc(9000, 7);
 
-async function storesPerSecond(root: string, writers: number, syncDirectory: boolean): Promise<number> {
+export async function storesPerSecond(
+  root: string,
+  writers: number,
+  syncDirectory: boolean,
+): Promise<number> {
   const dir = await mkdtemp(join(root, 'fsync-floor-'));
   try {
     await mkdir(join(dir, 'tmp'));
@@ -44,12 +48,14 @@ async function storesPerSecond(root: string, writers: number, syncDirectory: boo
   }
 }
 
-const root = process.argv[2] ?? os.tmpdir();
-for (const writers of [1, 8]) {
-  const fileOnly = await storesPerSecond(root, writers, false);
-  const withDirectory = await storesPerSecond(root, writers, true);
-  process.stdout.write(
-    `${writers} writer${writers > 1 ? 's' : ''}: ${fileOnly.toFixed(0)} files/s with the file fsynced, ` +
-      `${withDirectory.toFixed(0)} files/s with the file and its directory fsynced\n`,
-  );
+if (import.meta.filename === process.argv[1]) {
+  const root = process.argv[2] ?? os.tmpdir();
+  for (const writers of [1, 8]) {
+    const fileOnly = await storesPerSecond(root, writers, false);
+    const withDirectory = await storesPerSecond(root, writers, true);
+    process.stdout.write(
+      `${writers} writer${writers > 1 ? 's' : ''}: ${fileOnly.toFixed(0)} files/s with the file fsynced, ` +
+        `${withDirectory.toFixed(0)} files/s with the file and its directory fsynced\n`,
+    );
+  }
 }

@@ -185,7 +185,10 @@ export function markdown(report: Report, chartFile?: string): string {
     `${report.startedAt} to ${report.finishedAt}. Command: \`${report.command}\`.` +
       (report.smoke ? ' **Smoke run: tiny sizes, the figures mean nothing.**' : ''),
     '',
-    `Machine: ${m.cpus} x ${m.cpuModel}, ${m.memoryGb} GB RAM, ${m.os}; load average ${m.loadBefore} before, ${m.loadAfter} after.`,
+    `Machine: ${m.cpus} x ${m.cpuModel}, ${m.memoryGb} GB RAM, ${m.os}; load average ${m.loadBefore} before, ${m.loadAfter} after.` +
+      (m.diskSerialStoresPerSecond
+        ? ` Disk alone, one durable store after another: ${m.diskSerialStoresPerSecond} files/s.`
+        : ''),
     '',
     `Ratios are gateway/Orthanc of the figure shown; ✓ marks where the gateway is ahead. Both servers ran in the same run, on the same machine, with the same corpus and client code.`,
     '',
@@ -243,6 +246,9 @@ export function cpuTable(results: PhaseResult[]): string {
 export function consoleSummary(report: Report): string {
   const withPeer = report.results.some((r) => r.target !== 'gateway');
   const lines = [comparisonTable(report.results, withPeer)];
+  if (report.machine.diskSerialStoresPerSecond) {
+    lines.push('', `Disk alone, serial durable stores/s: ${report.machine.diskSerialStoresPerSecond}`);
+  }
   const cpu = cpuTable(report.results);
   if (cpu) lines.push('', cpu);
   const qido = qidoTable(report.results);

@@ -30,6 +30,7 @@ import { chartPng, chartSvg } from './chart.js';
 import { Context, DEFAULT_SIZES, SMOKE_SIZES, type Sizes } from './context.js';
 import { writeInstances } from './corpus.js';
 import { missingDcmtk } from './dcmtk.js';
+import { storesPerSecond } from './fsync-floor.js';
 import { orthancInstalled, startOrthancTarget, type OrthancMetadataMode } from './orthanc.js';
 import { cmovePhase, rssPhase } from './phases/dimse.js';
 import { indexWalk, type Skipped } from './phases/index-walk.js';
@@ -206,6 +207,14 @@ async function main(): Promise<void> {
   });
 
   await mkdir(workDir, { recursive: true });
+  // The disk's own pace for one durable store after another (bench/fsync-floor.ts), measured where the
+  // servers store: a single C-STORE association can go no faster, whatever the server.
+  const diskFloor = smoke
+    ? undefined
+    : {
+        fileOnly: await storesPerSecond(workDir, 1, false),
+        withDirectory: await storesPerSecond(workDir, 1, true),
+      };
   try {
     await start(
       startGatewayTarget({
@@ -267,6 +276,9 @@ async function main(): Promise<void> {
       node: process.version,
       loadBefore,
       loadAfter: os.loadavg()[0]!.toFixed(2),
+      ...(diskFloor && {
+        diskSerialStoresPerSecond: `${diskFloor.withDirectory.toFixed(0)} (9 KB file and its directory fsynced), ${diskFloor.fileOnly.toFixed(0)} (file only)`,
+      }),
     },
     sizes: { ...sizes, maxPduLength: MAX_PDU, orthancMetadata: orthanc ? metadataMode : undefined },
     settings: {
