@@ -53,7 +53,11 @@ async function run(tool: string, args: string[]): Promise<{ code: number; out: s
   );
 }
 
-/** Retries `check` until it stops throwing (the audit line of a response is written after it is sent). */
+/**
+ * Retries `check` until it stops throwing (the audit line of a response is written after it is sent).
+ * Its assertions carry messages: without one, a failing assert.ok has Node parse the test's source to
+ * quote the expression, which under tsx's transform ran for minutes, so a retry never came.
+ */
 async function eventually<T>(check: () => Promise<T>, timeoutMs = 5000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -228,8 +232,14 @@ describe('observability', { timeout: 120_000 }, () => {
     // Audit trail
     const lines = await eventually(async () => {
       const events = parseAudit(await auditText(gateway.dataDir));
-      assert.ok(events.some((e) => e.operation === 'C-GET'));
-      assert.ok(events.some((e) => e.resource === 'metadata'));
+      assert.ok(
+        events.some((e) => e.operation === 'C-GET'),
+        'no C-GET event yet',
+      );
+      assert.ok(
+        events.some((e) => e.resource === 'metadata'),
+        'no metadata event yet',
+      );
       return events;
     });
     assert.doesNotMatch(await auditText(gateway.dataDir), PATIENT_VALUES);
@@ -295,7 +305,10 @@ describe('observability', { timeout: 120_000 }, () => {
     await notFound.arrayBuffer();
     const lines = await eventually(async () => {
       const events = parseAudit(await auditText(gateway.dataDir));
-      assert.ok(events.some((e) => e.action === 'delete' && e.study === missing));
+      assert.ok(
+        events.some((e) => e.action === 'delete' && e.study === missing),
+        'no event for the failed DELETE yet',
+      );
       return events;
     });
     const forStudy = lines.filter((e) => e.study === study);
