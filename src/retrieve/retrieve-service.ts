@@ -159,26 +159,25 @@ export class RetrieveService {
     target: FrameTarget,
     room?: Room,
   ): Promise<Buffer> {
-    if (target.mode === 'stored') return readFrame(this.store, ref.storage, frameNumber, room);
-    const bytes = await this.readFrame(ref, frameNumber);
-    switch (target.mode) {
-      case 'swap': {
-        const image = this.imageInfo(ref);
-        const swapped = withRoom(bytes, room ?? { before: 0, after: 0 });
-        const data = swapped.subarray(room?.before ?? 0, swapped.length - (room?.after ?? 0));
-        if (image.bitsAllocated === 16) data.swap16();
-        else if (image.bitsAllocated === 32) data.swap32();
-        return swapped;
+    if (target.mode !== 'decode') {
+      // Read into place; a big endian frame is then swapped where it lies (the buffer is this call's own).
+      const framed = await readFrame(this.store, ref.storage, frameNumber, room);
+      if (target.mode === 'swap') {
+        const data = framed.subarray(room?.before ?? 0, framed.length - (room?.after ?? 0));
+        const { bitsAllocated } = this.imageInfo(ref);
+        if (bitsAllocated === 16) data.swap16();
+        else if (bitsAllocated === 32) data.swap32();
       }
-      case 'decode':
-        try {
-          const decoded = await decodeFrame(bytes, this.imageInfo(ref), ref.storage.transferSyntaxUid);
-          return withRoom(decoded.pixels, room);
-        } catch (error) {
-          if (error instanceof TranscodeError)
-            throw new GatewayError('PROCESSING_FAILURE', `frame ${frameNumber}: ${error.message}`);
-          throw error;
-        }
+      return framed;
+    }
+    const bytes = await this.readFrame(ref, frameNumber);
+    try {
+      const decoded = await decodeFrame(bytes, this.imageInfo(ref), ref.storage.transferSyntaxUid);
+      return withRoom(decoded.pixels, room);
+    } catch (error) {
+      if (error instanceof TranscodeError)
+        throw new GatewayError('PROCESSING_FAILURE', `frame ${frameNumber}: ${error.message}`);
+      throw error;
     }
   }
 
