@@ -40,6 +40,14 @@ interface InstanceRow {
   study_uid: string;
 }
 
+/** The patient attributes a later instance may fill in when the first ones lacked them. */
+interface PatientFillRow {
+  pk: number;
+  patient_name: string | null;
+  birth_date: string | null;
+  sex: string | null;
+}
+
 /** The study attributes a later instance may fill in when the first ones lacked them. */
 interface StudyFillRow {
   pk: number;
@@ -248,7 +256,7 @@ export class SqliteIndex implements IndexStore {
     };
     // Rows already complete are not written again: each write dirties pages the commit must log.
     const knownPatient = s.findPatient.get(patientParams.patientId, patientParams.issuer) as
-      { pk: number; patient_name: string | null; birth_date: string | null; sex: string | null } | undefined;
+      PatientFillRow | undefined;
     const patientPk =
       knownPatient &&
       !fills(knownPatient.patient_name, patientParams.name) &&
@@ -271,22 +279,24 @@ export class SqliteIndex implements IndexStore {
       now,
     };
     const knownStudy = s.findStudy.get(study.studyInstanceUid) as StudyFillRow | undefined;
-    let studyPk = knownStudy?.pk;
-    if (studyPk === undefined) {
+    let studyPk: number;
+    if (!knownStudy) {
       studyPk = Number(
         s.insertStudy.run({ ...studyParams, ...patientParams, patientPk, uid: study.studyInstanceUid })
           .lastInsertRowid,
       );
-    } else if (
-      fills(knownStudy!.study_date, studyParams.date) ||
-      fills(knownStudy!.study_time, studyParams.time) ||
-      fills(knownStudy!.accession, studyParams.accession) ||
-      fills(knownStudy!.study_id, studyParams.studyId) ||
-      fills(knownStudy!.description, studyParams.description) ||
-      fills(knownStudy!.referring_physician, studyParams.referring) ||
-      fills(knownStudy!.timezone, studyParams.timezone)
-    ) {
-      s.fillStudy.run({ ...studyParams, pk: studyPk });
+    } else {
+      studyPk = knownStudy.pk;
+      if (
+        fills(knownStudy.study_date, studyParams.date) ||
+        fills(knownStudy.study_time, studyParams.time) ||
+        fills(knownStudy.accession, studyParams.accession) ||
+        fills(knownStudy.study_id, studyParams.studyId) ||
+        fills(knownStudy.description, studyParams.description) ||
+        fills(knownStudy.referring_physician, studyParams.referring) ||
+        fills(knownStudy.timezone, studyParams.timezone)
+      )
+        s.fillStudy.run({ ...studyParams, pk: studyPk });
     }
 
     // The replaced instance may have been the last of its series, which is then gone: look again.
