@@ -29,9 +29,8 @@ function processTicks(pid: number): number {
 
 function machineTicks(): { busy: number; steal: number; cores: number } {
   const lines = readFileSync('/proc/stat', 'utf8').split('\n');
-  const [, user, nice, system, idle, iowait, irq, softirq, steal] = lines[0]!.trim().split(/\s+/).map(Number);
-  void idle;
-  void iowait;
+  // cpu user nice system idle iowait irq softirq steal ...: idle and I/O wait are not busy.
+  const [, user, nice, system, , , irq, softirq, steal] = lines[0]!.trim().split(/\s+/).map(Number);
   const cores = lines.filter((line) => /^cpu\d+ /.test(line)).length;
   return { busy: user! + nice! + system! + irq! + softirq!, steal: steal!, cores };
 }

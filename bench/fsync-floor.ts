@@ -1,8 +1,9 @@
 /**
  * `node --import tsx bench/fsync-floor.ts [dir]`: what the disk under `dir` (default: the temp directory)
- * allows for durable stores, with no server in the way (`npm run bench` measures the serial figures too). Each store writes a 9 KB file, fsyncs it, links it
+ * allows for durable stores, with no server in the way. Each store writes a 9 KB file, fsyncs it, links it
  * into a directory and (in the second measure) fsyncs that directory, as the gateway does per instance.
  * Run one after another (a single C-STORE association) and with 8 writers at once (concurrent uploads).
+ * `npm run bench` measures the serial figures at the start of runs that ingest.
  */
 import { link, mkdir, mkdtemp, open, rm } from 'node:fs/promises';
 import os from 'node:os';

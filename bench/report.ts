@@ -225,7 +225,6 @@ export function markdown(report: Report, chartFile?: string): string {
   return `${parts.join('\n')}\n`;
 }
 
-/** The console summary: the comparison table, skipped measurements, settings. */
 /** CPU per operation of the phases that measure it: what each server spends, and what the machine had. */
 export function cpuTable(results: PhaseResult[]): string {
   const rows = results.filter((r) => r.cpu);
@@ -243,6 +242,7 @@ export function cpuTable(results: PhaseResult[]): string {
   return lines.join('\n');
 }
 
+/** The console summary: the comparison table, skipped measurements, settings. */
 export function consoleSummary(report: Report): string {
   const withPeer = report.results.some((r) => r.target !== 'gateway');
   const lines = [comparisonTable(report.results, withPeer)];

@@ -42,6 +42,8 @@ import type { PhaseResult } from './stats.js';
 import { freePort, startGatewayTarget, type MoveConfig, type Target } from './targets.js';
 
 const MAX_PDU = 65536;
+/** Phases whose rates the disk's durable-store pace bounds. */
+const INGEST_PHASES = ['stow', 'stow-batch', 'cstore', 'cstore-4', 'rss1g', 'growth'];
 const execFileAsync = promisify(execFile);
 
 type PhaseOutput = PhaseResult[] | { results: PhaseResult[]; skipped: Skipped[] };
@@ -208,13 +210,16 @@ async function main(): Promise<void> {
 
   await mkdir(workDir, { recursive: true });
   // The disk's own pace for one durable store after another (bench/fsync-floor.ts), measured where the
-  // servers store: a single C-STORE association can go no faster, whatever the server.
-  const diskFloor = smoke
-    ? undefined
-    : {
-        fileOnly: await storesPerSecond(workDir, 1, false),
-        withDirectory: await storesPerSecond(workDir, 1, true),
-      };
+  // servers store: a single C-STORE association can go no faster, whatever the server. Only runs that
+  // ingest need it.
+  const ingests = selected.some((name) => INGEST_PHASES.includes(name));
+  const diskFloor =
+    smoke || !ingests
+      ? undefined
+      : {
+          fileOnly: await storesPerSecond(workDir, 1, false),
+          withDirectory: await storesPerSecond(workDir, 1, true),
+        };
   try {
     await start(
       startGatewayTarget({
