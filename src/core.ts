@@ -16,6 +16,7 @@ import { SearchService } from './query/search-service.js';
 import { RenderedService } from './retrieve/rendered-service.js';
 import { RetrieveService } from './retrieve/retrieve-service.js';
 import type { FileStore } from './storage/file-store.js';
+import { recoverPlacedFiles } from './maintenance/recover-placements.js';
 import { lockDataDirectory } from './storage/data-lock.js';
 import { FsFileStore } from './storage/fs-file-store.js';
 
@@ -73,12 +74,6 @@ async function assembleCore(
 ): Promise<GatewayCore> {
   const store = new FsFileStore(config.data);
   await store.init();
-  // A crash between placing a file and indexing it left a file nobody was told about: it goes.
-  const unrecorded = await store.recoverPlacements((key) => index.isFileIndexed(key));
-  if (unrecorded.length > 0)
-    log.warn({ files: unrecorded.length }, 'removed files stored but never indexed before an earlier crash');
-  const removed = await store.cleanTemporary();
-  if (removed > 0) log.warn({ removed }, 'removed partial uploads left by an earlier crash');
   const ingest = new IngestService(
     store,
     index,
@@ -89,6 +84,9 @@ async function assembleCore(
     },
     log,
   );
+  await recoverPlacedFiles(store, index, ingest, log);
+  const removed = await store.cleanTemporary();
+  if (removed > 0) log.warn({ removed }, 'removed partial uploads left by an earlier crash');
   const search = new SearchService(index, {
     maxLimit: config.limits.qidoMaxLimit,
     caseInsensitivePersonNames: config.qido.caseInsensitivePersonNames,
@@ -121,6 +119,8 @@ async function assembleCore(
     close: async () => {
       await store.close();
       await index.close();
+      // Closing made every index row durable: the placement markers can go now rather than at the next start.
+      await ingest.confirmed();
       await audit?.close();
       releaseLock();
     },

@@ -138,6 +138,12 @@ export interface IndexStore {
   pendingFileRemovals(): string[];
   /** Whether an indexed instance uses this file. */
   isFileIndexed(fileKey: string): boolean;
+  /**
+   * Resolves once every write made so far survives a power loss, not only a crash of the process (a
+   * SQLite commit with synchronous=NORMAL is durable once its log is synced). `now` asks for that at
+   * once; otherwise it comes with the next periodic checkpoint, within about a second.
+   */
+  durable(now?: boolean): Promise<void>;
   /** Confirms these files are gone from the store. */
   completeFileRemovals(fileKeys: string[]): void;
   /** Every indexed file key with its expected size and hash, for verification. */

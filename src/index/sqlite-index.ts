@@ -492,6 +492,11 @@ export class SqliteIndex implements IndexStore {
     await this.checkpointer?.close();
     if (!this.db.readonly) this.db.pragma('wal_checkpoint(TRUNCATE)');
     this.db.close();
+    this.checkpointer?.closed();
+  }
+
+  durable(now = false): Promise<void> {
+    return this.checkpointer?.durable(now) ?? Promise.resolve();
   }
 }
 

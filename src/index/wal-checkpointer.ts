@@ -11,22 +11,41 @@
  * holds more than RESTART_FRAMES frames, a passive checkpoint that copied most of them is followed by a
  * RESTART one, which holds writers back only while it copies the few frames written meanwhile, and makes
  * the next write start the log over (the main connection's journal_size_limit then trims the file).
+ *
+ * With synchronous=NORMAL a commit survives a crash of the process at once, but a power loss only once
+ * the log is synced. After each checkpoint the worker syncs the log, and the commits made before it
+ * started are durable from then on: `durable()` tells callers when (ingest removes its placement
+ * markers then, deletion unlinks files then).
  */
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
+const { closeSync, fsyncSync, openSync } = require('node:fs');
 const Database = require(workerData.driver);
 const db = new Database(workerData.path);
 db.pragma('busy_timeout = 5000');
 parentPort.on('message', (message) => {
   if (message === 'checkpoint') {
+    let synced = false;
     try {
       const [passive] = db.pragma('wal_checkpoint(PASSIVE)');
       if (passive && passive.log > workerData.restartFrames) db.pragma('wal_checkpoint(RESTART)');
+      // Earlier commits are in the log, or were copied to the database file, which the checkpoint synced.
+      let log;
+      try {
+        log = openSync(workerData.path + '-wal', 'r');
+      } catch (error) {
+        // No log (not in WAL mode): each commit synced the database file itself.
+        if (error.code !== 'ENOENT') throw error;
+      }
+      if (log !== undefined) {
+        try { fsyncSync(log); } finally { closeSync(log); }
+      }
+      synced = true;
     } catch {}
-    parentPort.postMessage('done');
+    parentPort.postMessage(synced);
   } else if (message === 'close') {
     db.close();
     parentPort.close();
@@ -39,17 +58,30 @@ export const RESTART_FRAMES = 16384;
 /** What the log file is trimmed to when it starts over (SQLite's journal_size_limit). */
 export const WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
 
+interface DurableWaiter {
+  /** The write count the caller waits for. */
+  writes: number;
+  resolve: () => void;
+}
+
 export class WalCheckpointer {
   private readonly worker: Worker;
   private readonly timer: NodeJS.Timeout;
-  private dirty = false;
+  /** Write transactions so far; a sync started at count n makes the first n durable. */
+  private writes = 0;
+  private durableWrites = 0;
+  /** Write count when the running (or last) sync started. */
+  private syncStartedAt = 0;
   private running = false;
+  private urgent = false;
+  private waiters: DurableWaiter[] = [];
+  private closing = false;
 
   constructor(path: string, intervalMs = 1000, restartFrames = RESTART_FRAMES) {
     const driver = createRequire(import.meta.url).resolve('better-sqlite3');
     this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { path, driver, restartFrames } });
-    this.worker.on('message', () => (this.running = false));
-    this.worker.on('error', () => (this.running = false));
+    this.worker.on('message', (synced: boolean) => this.finished(synced));
+    this.worker.on('error', () => this.finished(false));
     this.worker.unref();
     this.timer = setInterval(() => this.tick(), intervalMs);
     this.timer.unref();
@@ -57,22 +89,69 @@ export class WalCheckpointer {
 
   /** Called after each write transaction. */
   noteWrite(): void {
-    this.dirty = true;
+    this.writes++;
+  }
+
+  /**
+   * Resolves once every write noted so far survives a power loss. `now` starts a sync at once (or right
+   * after the running one) instead of waiting for the next periodic checkpoint.
+   */
+  durable(now = false): Promise<void> {
+    if (this.durableWrites >= this.writes) return Promise.resolve();
+    const done = new Promise<void>((resolve) => this.waiters.push({ writes: this.writes, resolve }));
+    if (now) {
+      this.urgent = true;
+      this.tick();
+    }
+    return done;
   }
 
   private tick(): void {
-    if (!this.dirty || this.running) return;
-    this.dirty = false;
+    if (this.closing || this.running || this.syncStartedAt >= this.writes) return;
     this.running = true;
+    this.urgent = false;
+    this.syncStartedAt = this.writes;
+    // Whoever waits for this sync must not see the process exit under them.
+    this.worker.ref();
     this.worker.postMessage('checkpoint');
   }
 
+  private finished(synced: boolean): void {
+    this.running = false;
+    if (!this.closing) this.worker.unref();
+    if (synced) {
+      this.durableWrites = this.syncStartedAt;
+      this.release();
+    } else {
+      // Tried again at the next tick.
+      this.syncStartedAt = this.durableWrites;
+    }
+    if (this.urgent) this.tick();
+  }
+
+  private release(): void {
+    const waiting = this.waiters;
+    this.waiters = [];
+    for (const waiter of waiting) {
+      if (waiter.writes <= this.durableWrites) waiter.resolve();
+      else this.waiters.push(waiter);
+    }
+  }
+
+  /** Stops the worker. Call `closed` once the main connection has made every write durable too. */
   async close(): Promise<void> {
     clearInterval(this.timer);
+    this.closing = true;
     const exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
     // Keep the process alive until the worker has closed its connection.
     this.worker.ref();
     this.worker.postMessage('close');
     await exited;
+  }
+
+  /** The main connection checkpointed and synced everything as it closed: every waiter is answered. */
+  closed(): void {
+    this.durableWrites = this.writes;
+    this.release();
   }
 }

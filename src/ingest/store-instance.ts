@@ -1,8 +1,9 @@
 /**
  * The one way in. Both doors and the CLI import call it: receive the bytes (temp object + streaming
  * parse), validate, apply the duplicate policy, make the file durable under its key, index it in one
- * transaction, and only then report success. If indexing fails the file is removed; a crash between the
- * two leaves an unindexed file, never an index row without its file.
+ * transaction, and only then report success. If indexing fails the file is removed. A crash between the
+ * two, or a power loss that takes back the index commit, leaves the placed file's marker, and start-up
+ * indexes the file: never an index row without its file, never an acknowledged file without its row.
  */
 import type { Logger } from 'pino';
 import { buildFileMetaHeader } from '../dicom/file-meta.js';
@@ -53,6 +54,8 @@ export interface IngestListener {
 export class IngestService {
   private readonly locks = new KeyedMutex();
   private readonly listeners: IngestListener[] = [];
+  /** Marker removals waiting for their index rows to become durable. */
+  private readonly confirming = new Set<Promise<void>>();
 
   constructor(
     private readonly store: FileStore,
@@ -173,7 +176,11 @@ export class IngestService {
         );
       throw error;
     }
-    void writer.confirm();
+    // The marker stays until the index row would survive a power loss, so that start-up can index the
+    // file again should a crash take the row back.
+    const confirmed = this.index.durable().then(() => writer.confirm());
+    this.confirming.add(confirmed);
+    void confirmed.finally(() => this.confirming.delete(confirmed));
     if (existing && existing.storage.fileKey !== fileKey) {
       await removeQueuedFiles(this.store, this.index, [existing.storage.fileKey], this.log);
     }
@@ -219,6 +226,11 @@ export class IngestService {
       );
     }
     return outcome;
+  }
+
+  /** Waits for the pending marker removals; after the index has closed, that is all of them. */
+  async confirmed(): Promise<void> {
+    await Promise.all(this.confirming);
   }
 
   get maxInstanceBytes(): number {

@@ -27,9 +27,9 @@ export interface ObjectWriter {
    */
   commit(key: string): Promise<StoredObject>;
   /**
-   * The caller has recorded the committed object (indexed it). Until then the store keeps a marker, so
-   * that after a crash `recoverPlacements` can tell objects committed but never recorded. Never fails;
-   * callers need not wait for it.
+   * The caller's record of the committed object (its index row) is durable. Until then the store keeps
+   * a marker, so that after a crash `recoverPlacements` can tell objects committed but perhaps never
+   * recorded. Never fails; callers need not wait for it.
    */
   confirm(): Promise<void>;
   /**
@@ -68,11 +68,13 @@ export interface FileStore {
   /** Every committed object's key under a prefix (e.g. "files/"), in sorted order. */
   list(prefix: string): AsyncIterable<string>;
   /**
-   * Objects a crash left committed but not confirmed: each key is kept when `isRecorded` says the
-   * caller has it, otherwise removed (it was never acknowledged). Returns the removed keys. Run at
-   * start-up, before cleanTemporary and before any writer is used.
+   * Objects a crash left committed but not confirmed, each handed to `settle`, which makes sure the
+   * caller has recorded it (recording it now if the crash lost the record) and resolves true, or false
+   * to keep it for the next start-up. A marker whose object is absent is dropped: the object never
+   * became durable, so it was never acknowledged. Returns the keys settled. Run at start-up, before
+   * cleanTemporary and before either door opens.
    */
-  recoverPlacements(isRecorded: (key: string) => boolean): Promise<string[]>;
+  recoverPlacements(settle: (key: string) => Promise<boolean>): Promise<string[]>;
   /** Removes partial objects left by a crash. Returns how many were removed. */
   cleanTemporary(): Promise<number>;
   /** Checks the store can be written, for readiness probes. */

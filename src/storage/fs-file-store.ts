@@ -280,22 +280,20 @@ export class FsFileStore implements FileStore {
     return join(this.root, TEMP_DIR, name);
   }
 
-  async recoverPlacements(isRecorded: (key: string) => boolean): Promise<string[]> {
+  async recoverPlacements(settle: (key: string) => Promise<boolean>): Promise<string[]> {
     const dir = join(this.root, TEMP_DIR);
-    const removed: string[] = [];
+    const settled: string[] = [];
     for (const name of await readdir(dir).catch(() => [] as string[])) {
       if (!name.endsWith(MARKER_SUFFIX)) continue;
       const key = decodeURIComponent(name.slice(0, -MARKER_SUFFIX.length));
-      if (!isRecorded(key)) {
-        await this.remove(key);
-        removed.push(key);
+      // No object under the key: its directory entry never became durable, so nothing was acknowledged.
+      if (await this.exists(key)) {
+        if (!(await settle(key))) continue;
+        settled.push(key);
       }
       await rm(join(dir, name), { force: true });
     }
-    if (removed.length > 0 && this.fsync) {
-      for (const key of removed) await this.directories.sync(dirname(this.pathOf(key)));
-    }
-    return removed;
+    return settled;
   }
 
   private async ensureDir(dir: string): Promise<void> {

@@ -69,3 +69,41 @@ test('the write-ahead log starts over once it is large, while writes never pause
   assert.ok(bounded < 16 * MB, `log grew to ${(bounded / MB).toFixed(1)} MB`);
   assert.ok(unbounded > 2 * bounded, 'passive checkpoints alone let the log grow (the case this guards)');
 });
+
+test('durable() answers once a sync of the log covers the writes made before it', async () => {
+  const root = join(dir, 'durable');
+  const store = new FsFileStore(root);
+  await store.init();
+  // No periodic checkpoint within the test: only durable(true) syncs.
+  const index = new SqliteIndex(join(root, 'index.sqlite'), { walCheckpoint: { intervalMs: 600_000 } });
+  const ingest = new IngestService(
+    store,
+    index,
+    { overwrite: false, maxInstanceBytes: 1e9, acceptSopClass: isStorageSopClass },
+    createLogger('silent'),
+  );
+  try {
+    await index.durable();
+    const outcome = await ingest.ingestStream(Readable.from([buildInstance({}).bytes]), { door: 'stow' });
+    assert.ok(outcome.ok);
+    let soon = false;
+    const waiting = index.durable().then(() => (soon = true));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(soon, false, 'no sync has run since the write');
+    await index.durable(true);
+    await waiting;
+    assert.equal(soon, true, 'the sync asked for at once answered the earlier waiter too');
+    await index.durable();
+
+    // Waiters still pending when the index closes are answered by the closing checkpoint.
+    assert.ok((await ingest.ingestStream(Readable.from([buildInstance({}).bytes]), { door: 'stow' })).ok);
+    let atClose = false;
+    const pending = index.durable().then(() => (atClose = true));
+    await index.close();
+    await pending;
+    assert.equal(atClose, true);
+  } finally {
+    await index.close();
+    await store.close();
+  }
+});

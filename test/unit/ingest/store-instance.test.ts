@@ -3,7 +3,8 @@
  * validation, UID path safety, duplicate policy, and what happens when indexing fails.
  */
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { readFile, readdir } from 'node:fs/promises';
+import { setTimeout } from 'node:timers/promises';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { afterEach, beforeEach, describe, test } from 'node:test';
@@ -246,6 +247,28 @@ describe('overwrite and index failures', () => {
       await real.close();
       await s.index.close();
       await s.store.close();
+      await s.store.close();
+      await removeDir(s.dir);
+      await removeDir(dir);
+    }
+  });
+
+  test('the placement marker stays until the index row is durable, then goes', async () => {
+    const dir = await makeTempDir('ingest-durable-');
+    // No periodic checkpoint within the test: the row becomes durable only when asked.
+    const slow = new SqliteIndex(join(dir, 'slow.sqlite'), { walCheckpoint: { intervalMs: 600_000 } });
+    const s = await setup({ index: slow });
+    const markers = async () => (await readdir(join(s.dir, 'tmp'))).filter((n) => n.endsWith('.placing'));
+    try {
+      const instance = buildInstance({});
+      assert.ok((await s.ingest(instance.bytes)).ok);
+      assert.equal((await markers()).length, 1, 'acknowledged, but a power loss could still take the row');
+      await slow.durable(true);
+      for (let i = 0; i < 100 && (await markers()).length > 0; i++) await setTimeout(20);
+      assert.deepEqual(await markers(), []);
+    } finally {
+      await slow.close();
+      await s.index.close();
       await s.store.close();
       await removeDir(s.dir);
       await removeDir(dir);

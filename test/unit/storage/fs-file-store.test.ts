@@ -2,7 +2,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { mkdir, open, readFile, readdir, writeFile, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, rm, writeFile, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -380,7 +380,7 @@ test('list yields committed keys only, sorted, never temp files', async () => {
   assert.deepEqual(await listAll(new FsFileStore(join(base, 'no-such-root'))), []);
 });
 
-test('recoverPlacements removes objects committed but never confirmed unless the caller has them', async () => {
+test('recoverPlacements hands over objects committed but never confirmed, and keeps every one', async () => {
   const store = await newStore(true);
   const placed = async (key: string) => {
     const writer = await store.createWriter();
@@ -390,13 +390,37 @@ test('recoverPlacements removes objects committed but never confirmed unless the
   };
   await placed('files/1/2/recorded.dcm');
   await placed('files/1/2/lost.dcm');
+  await placed('files/1/2/failing.dcm');
   const confirmed = await placed('files/1/2/confirmed.dcm');
   await confirmed.confirm();
-  const removed = await store.recoverPlacements((key) => key === 'files/1/2/recorded.dcm');
-  assert.deepEqual(removed, ['files/1/2/lost.dcm']);
-  assert.deepEqual(await listAll(store), ['files/1/2/confirmed.dcm', 'files/1/2/recorded.dcm']);
-  assert.deepEqual(await tempFiles(store), [], 'the markers are gone');
-  assert.deepEqual(await store.recoverPlacements(() => false), [], 'nothing left to recover');
+  // A marker whose object never got its name: the link had not reached the disk.
+  await placed('files/1/2/unlinked.dcm');
+  await rm(join(store.root, 'files/1/2/unlinked.dcm'));
+
+  const handed: string[] = [];
+  const settled = await store.recoverPlacements(async (key) => {
+    handed.push(key);
+    return key !== 'files/1/2/failing.dcm';
+  });
+  assert.deepEqual(handed.sort(), ['files/1/2/failing.dcm', 'files/1/2/lost.dcm', 'files/1/2/recorded.dcm']);
+  assert.deepEqual(settled.sort(), ['files/1/2/lost.dcm', 'files/1/2/recorded.dcm']);
+  assert.deepEqual(
+    await listAll(store),
+    ['files/1/2/confirmed.dcm', 'files/1/2/failing.dcm', 'files/1/2/lost.dcm', 'files/1/2/recorded.dcm'],
+    'recovery removes no object',
+  );
+  assert.deepEqual(
+    await tempFiles(store),
+    ['files%2F1%2F2%2Ffailing.dcm.placing'],
+    'only the marker of the object not settled stays, for the next start-up',
+  );
+  const again: string[] = [];
+  await store.recoverPlacements(async (key) => {
+    again.push(key);
+    return true;
+  });
+  assert.deepEqual(again, ['files/1/2/failing.dcm']);
+  assert.deepEqual(await tempFiles(store), [], 'nothing left to recover');
 });
 
 test('cleanTemporary removes leftovers, files and directories, and counts them', async () => {

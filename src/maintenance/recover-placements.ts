@@ -1,0 +1,74 @@
+/**
+ * Start-up recovery of files placed but perhaps never indexed. A placed file keeps its marker until its
+ * index row is durable, so a marker found at start-up means a crash came between placing and indexing,
+ * or a power loss took back an index commit that had already been acknowledged. Either way the file is
+ * complete (it was fsynced before it got its name), so it is indexed where it is, as verify --repair
+ * would: nothing acknowledged is lost. A file that cannot be indexed goes to quarantine, never deleted.
+ */
+import type { IndexStore } from '../index/index-store.js';
+import type { IngestService } from '../ingest/store-instance.js';
+import type { Logger } from '../log.js';
+import type { FsFileStore } from '../storage/fs-file-store.js';
+import { FileAdopter, type AdoptOutcome } from './adopt.js';
+import { Quarantine, runId } from './fs-ops.js';
+
+export interface RecoveryReport {
+  /** Files whose index row was there: only their markers were left. */
+  recorded: number;
+  /** Outcomes for files whose index row was missing. */
+  adopted: AdoptOutcome[];
+}
+
+export async function recoverPlacedFiles(
+  store: FsFileStore,
+  index: IndexStore,
+  ingest: IngestService,
+  log: Logger,
+): Promise<RecoveryReport> {
+  const adopter = new FileAdopter({
+    store,
+    index,
+    ingest,
+    quarantine: new Quarantine(store, `recovery-${runId()}`),
+    read: { maxInstanceBytes: ingest.maxInstanceBytes, readerLimits: ingest.readerLimits },
+    door: 'recovery',
+    // The file placed last is the newer version: an overwrite whose commit the crash took back.
+    policy: 'newest',
+  });
+  const report: RecoveryReport = { recorded: 0, adopted: [] };
+  await store.recoverPlacements(async (key) => {
+    if (index.isFileIndexed(key)) {
+      report.recorded++;
+      return true;
+    }
+    const outcome = await adopter.indexInPlace(key);
+    if (outcome.action === 'misplaced') {
+      // Ingest only places files at their proper place; anything else is left for verify --repair.
+      log.warn({ fileKey: key }, 'a placed file is not at its proper place; left for verify --repair');
+      return true;
+    }
+    report.adopted.push(outcome);
+    if (outcome.action === 'failed') {
+      log.error(
+        { fileKey: key, reason: outcome.reason },
+        'could not index a placed file; retried at the next start',
+      );
+      return false;
+    }
+    // The marker goes once the new row is durable, as in ingest.
+    await index.durable(true);
+    return true;
+  });
+  const counts: Partial<Record<AdoptOutcome['action'], number>> = {};
+  for (const { action } of report.adopted) counts[action] = (counts[action] ?? 0) + 1;
+  if (report.adopted.length > 0) {
+    log.warn(
+      {
+        ...counts,
+        quarantinedFiles: report.adopted.flatMap((o) => (o.action === 'quarantined' ? [o.fileKey] : [])),
+      },
+      'indexed files an earlier crash left placed but not durably indexed',
+    );
+  }
+  return report;
+}
