@@ -134,6 +134,8 @@ async function openLockedSession(
     close: async () => {
       unlockIndex(opened);
       await opened.close();
+      // The index closed durable: the markers of files imported in this run go now.
+      await ingest.confirmed();
       await store.close();
       dataLock.release();
     },

@@ -14,6 +14,7 @@ import { items, qido, stow, value } from '../helpers/dicomweb-client.js';
 import { storeFiles } from '../helpers/dimse-client.js';
 import { makeTempDir, removeDir } from '../helpers/fixtures.js';
 import { CLI, spawnGateway, type GatewayProcess } from '../helpers/gateway.js';
+import { listStoredFiles } from '../helpers/stored-files.js';
 
 const TMPFS_BYTES = 48 * 1024 * 1024;
 const BALLAST_BYTES = 8 * 1024 * 1024;
@@ -45,11 +46,19 @@ function bigInstance(study: string): BuiltInstance {
   return buildInstance({ studyInstanceUID: study, image: { rows: 512, columns: 512, pattern: 'noise' } });
 }
 
-/** Temp files holding bytes: the store keeps a few empty ones open ahead of need, which are fine. */
+/**
+ * Temp files holding bytes: the store keeps a few empty ones open ahead of need, which are fine, and so
+ * is the marker of a stored file (kept until its index row is durable, about a second).
+ */
 async function partialUploads(dataDir: string): Promise<string[]> {
   const names = await readdir(join(dataDir, 'tmp')).catch(() => [] as string[]);
+  const stored = new Set(await listStoredFiles(dataDir));
   const partial: string[] = [];
-  for (const name of names) if ((await stat(join(dataDir, 'tmp', name))).size > 0) partial.push(name);
+  for (const name of names) {
+    const markerOf = name.endsWith('.placing') ? decodeURIComponent(name.slice(0, -'.placing'.length)) : '';
+    if (stored.has(markerOf)) continue;
+    if ((await stat(join(dataDir, 'tmp', name))).size > 0) partial.push(name);
+  }
   return partial;
 }
 
