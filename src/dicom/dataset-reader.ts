@@ -106,6 +106,11 @@ export class DatasetReader {
     }
   }
 
+  /** The dataset as read so far (its complete elements), once the File Meta Information has been read. */
+  get partialDataset(): DataSet | undefined {
+    return this.dataset;
+  }
+
   /** Where the dataset starts in the input, once the File Meta Information has been read. */
   get datasetStart(): number | undefined {
     return this.dataset ? this.datasetOffset : undefined;

@@ -13,6 +13,8 @@ import {
   type ReaderLimits,
 } from '../dicom/dataset-reader.js';
 import { DicomParseError } from '../dicom/errors.js';
+import { Tag } from '../dicom/tags.js';
+import { getString } from '../dicom/values.js';
 import { GatewayError, toGatewayError } from '../errors.js';
 import type { ObjectWriter } from '../storage/file-store.js';
 
@@ -46,6 +48,20 @@ export class InstanceReceiver {
   /** Bytes of the instance received so far (the File Meta Information the gateway wrote not included). */
   get bytesReceived(): number {
     return this.received;
+  }
+
+  /**
+   * The dataset's SOP Instance UID as far as it has been read (before finish; undefined if not read yet,
+   * e.g. while a deflated dataset is still inflating, or after a failure).
+   */
+  get sopInstanceUid(): string | undefined {
+    const dataset = this.reader.partialDataset;
+    if (!dataset || this.failure) return undefined;
+    try {
+      return getString(dataset, Tag.SOPInstanceUID);
+    } catch {
+      return undefined;
+    }
   }
 
   get failed(): GatewayError | undefined {

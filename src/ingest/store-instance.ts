@@ -46,6 +46,14 @@ export interface BeginOptions {
   log?: Logger;
 }
 
+/** An instance whose bytes are all in, not stored yet. */
+export interface ReceivedInstance {
+  bytes: number;
+  /** As far as the parse has read it; undefined when not known yet. */
+  sopInstanceUid: string | undefined;
+  store(): Promise<StoreOutcome>;
+}
+
 /** Observers for metrics and audit; the ingest core does not know who listens. */
 export interface IngestListener {
   (event: { door: Door; outcome: StoreOutcome; callingAETitle?: string; origin?: RequestOrigin }): void;
@@ -76,6 +84,14 @@ export class IngestService {
 
   /** Convenience for a whole stream (one STOW part, one file). */
   async ingestStream(stream: AsyncIterable<Buffer>, options: BeginOptions): Promise<StoreOutcome> {
+    return (await this.receive(stream, options)).store();
+  }
+
+  /**
+   * Takes in a whole stream and returns once it is consumed; `store` then makes the instance durable and
+   * indexes it. A caller may read what follows (the next STOW part) meanwhile.
+   */
+  async receive(stream: AsyncIterable<Buffer>, options: BeginOptions): Promise<ReceivedInstance> {
     let job: IngestJob;
     try {
       job = await this.begin(options);
@@ -83,7 +99,13 @@ export class IngestService {
       for await (const _chunk of stream) {
         // drain: the caller's next part starts after this one
       }
-      return this.report(options, { ok: false, error: toGatewayError(error), instance: {}, bytes: 0 });
+      const outcome = this.report(options, {
+        ok: false,
+        error: toGatewayError(error),
+        instance: {},
+        bytes: 0,
+      });
+      return { bytes: 0, sopInstanceUid: undefined, store: () => Promise.resolve(outcome) };
     }
     try {
       for await (const chunk of stream) await job.write(chunk);
@@ -91,7 +113,7 @@ export class IngestService {
       await job.abort();
       throw error;
     }
-    return job.finish();
+    return { bytes: job.bytesReceived, sopInstanceUid: job.sopInstanceUid, store: () => job.finish() };
   }
 
   /** Called by IngestJob once all bytes are in. */
@@ -272,6 +294,10 @@ export class IngestJob {
 
   get bytesReceived(): number {
     return this.receiver.bytesReceived;
+  }
+
+  get sopInstanceUid(): string | undefined {
+    return this.receiver.sopInstanceUid;
   }
 
   finish(): Promise<StoreOutcome> {

@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { buildInstance, newUid } from '../helpers/dicom-generator.js';
 import { hasTool, isCi } from '../helpers/dcmtk.js';
-import { items, multipartRelated, qido, stow, value } from '../helpers/dicomweb-client.js';
+import { items, multipartRelated, qido, stow, value, type DicomJson } from '../helpers/dicomweb-client.js';
 import { makeTempDir, removeDir, writeInstance } from '../helpers/fixtures.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { listStoredFiles } from '../helpers/stored-files.js';
@@ -197,6 +197,64 @@ describe('STOW-RS', () => {
     assert.equal(value(items(json, '00081198')[0], '00081197'), 0x0111);
     const [study] = await qido(`${gateway.dicomweb}/studies?StudyInstanceUID=${instance.studyInstanceUID}`);
     assert.deepEqual(value(study, '00100010'), { Alphabetic: 'Same^Instance' });
+  });
+
+  test('many parts stored while the next are read: every outcome, in the order sent', async () => {
+    const study = newUid();
+    const series = newUid();
+    const spec = (i: number, image = { rows: 8, columns: 8 }) => ({
+      studyInstanceUID: study,
+      seriesInstanceUID: series,
+      instanceNumber: i + 1,
+      patientName: 'Pipeline^Kept',
+      image,
+    });
+    const small = Array.from({ length: 24 }, (_, i) => buildInstance(spec(i)));
+    const first = buildInstance(spec(100, { rows: 512, columns: 512 }));
+    // Other content under first's UID, sent after it: refused as a conflict, as when sent one by one.
+    const conflicting = buildInstance({
+      studyInstanceUID: study,
+      seriesInstanceUID: series,
+      sopInstanceUID: first.sopInstanceUID,
+      patientName: 'Other^Content',
+      image: { rows: 8, columns: 8 },
+    });
+    // Over the pipeline's megabyte: stored alone while the parts after it wait.
+    const large = buildInstance(spec(101, { rows: 1024, columns: 1024 }));
+    const broken = buildInstance({ studyInstanceUID: study }).bytes.subarray(0, 300);
+    const parts = [
+      ...small.slice(0, 5).map((b) => b.bytes),
+      first.bytes,
+      conflicting.bytes,
+      large.bytes,
+      small[0]!.bytes, // the same instance again: a duplicate, fine
+      broken,
+      ...small.slice(5).map((b) => b.bytes),
+    ];
+    const { status, json } = await stow(gateway.dicomweb, parts);
+    assert.equal(status, 202);
+    const referenced = items(json, '00081199').map((r) => value(r, '00081155'));
+    assert.deepEqual(referenced, [
+      ...small.slice(0, 5).map((b) => b.sopInstanceUID),
+      first.sopInstanceUID,
+      large.sopInstanceUID,
+      small[0]!.sopInstanceUID,
+      ...small.slice(5).map((b) => b.sopInstanceUID),
+    ]);
+    const failed = items(json, '00081198');
+    assert.deepEqual(
+      failed.map((f) => value(f, '00081197')),
+      [0x0111, 0xc000],
+      'the conflict, then the broken part',
+    );
+    assert.equal(value(failed[0], '00081155'), first.sopInstanceUID);
+    const found = await qido(`${gateway.dicomweb}/studies/${study}/instances`);
+    assert.equal(found.length, 26);
+    const metadata = await fetch(
+      `${gateway.dicomweb}/studies/${study}/series/${series}/instances/${first.sopInstanceUID}/metadata`,
+    );
+    const [kept] = (await metadata.json()) as DicomJson[];
+    assert.deepEqual(value(kept, '00100010'), { Alphabetic: 'Pipeline^Kept' }, 'the part sent first won');
   });
 
   test('hostile UIDs never become paths: refused in the dataset, 400 in the URL', async () => {

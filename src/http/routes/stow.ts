@@ -15,6 +15,7 @@ import { requestOrigin } from '../../observability/context.js';
 import { parseMediaType } from '../media-type.js';
 import { MultipartError, MultipartReader } from '../multipart-related-reader.js';
 import { publicBase } from '../request-url.js';
+import { StowPipeline } from '../stow-pipeline.js';
 import { stowResponse, type PartResult } from '../stow-response.js';
 
 export function registerStowRoutes(app: FastifyInstance, core: GatewayCore): void {
@@ -166,25 +167,32 @@ async function readRelated(
   if (!params.boundary)
     throw new GatewayError('BAD_REQUEST', 'multipart Content-Type has no boundary parameter');
   const reader = MultipartReader.from(body, params.boundary);
-  for (let part = await reader.nextPart(); part; part = await reader.nextPart()) {
-    checkPartCount(core, results);
-    const partType = parseMediaType(part.headers['content-type']);
-    if (partType && partType.type !== 'application/dicom') {
-      for await (const _chunk of part.body) {
-        // drain the part: only its end tells where the next one starts
+  const pipeline = new StowPipeline(results);
+  try {
+    for (let part = await reader.nextPart(); part; part = await reader.nextPart()) {
+      checkPartCount(core, pipeline.parts);
+      const partType = parseMediaType(part.headers['content-type']);
+      if (partType && partType.type !== 'application/dicom') {
+        for await (const _chunk of part.body) {
+          // drain the part: only its end tells where the next one starts
+        }
+        const refused: PartResult = {
+          ok: false,
+          error: new GatewayError(
+            'UNSUPPORTED_MEDIA_TYPE',
+            `part of type ${partType.type} is not application/dicom`,
+          ),
+          instance: {},
+          bytes: 0,
+        };
+        await pipeline.refuse(refused);
+        continue;
       }
-      results.push({
-        ok: false,
-        error: new GatewayError(
-          'UNSUPPORTED_MEDIA_TYPE',
-          `part of type ${partType.type} is not application/dicom`,
-        ),
-        instance: {},
-        bytes: 0,
-      });
-      continue;
+      await pipeline.add(await core.ingest.receive(part.body, begin));
     }
-    results.push(await core.ingest.ingestStream(part.body, begin));
+  } finally {
+    // Parts already taken in are stored and reported even when a later one breaks the request.
+    await pipeline.drain();
   }
 }
 
@@ -201,7 +209,7 @@ async function readFormData(
     parser.on('file', (_name, file) => {
       // busboy pauses on each file until its stream is read, so parts are stored one after another.
       chain = chain.then(async () => {
-        checkPartCount(core, results);
+        checkPartCount(core, results.length);
         results.push(await core.ingest.ingestStream(file, begin));
       });
       chain.catch(reject);
@@ -215,9 +223,9 @@ async function readFormData(
   await done;
 }
 
-function checkPartCount(core: GatewayCore, results: PartResult[]): void {
+function checkPartCount(core: GatewayCore, parts: number): void {
   const max = core.config.limits.maxStowParts;
-  if (results.length >= max) {
+  if (parts >= max) {
     throw new GatewayError(
       'PAYLOAD_TOO_LARGE',
       `the request has more than ${max} parts (limits.maxStowParts); the first ${max} were processed`,
