@@ -143,6 +143,7 @@ export async function startOrthancTarget(options: {
       metadata:
         `DicomWeb.StudiesMetadata=SeriesMetadata=${options.metadataMode}` +
         (options.metadataMode === 'Extrapolate' ? ` (extrapolated: ${OHIF_INSTANCE_TAGS.join(',')})` : ''),
+      memory: "glibc defaults, as Debian's service runs it",
       other:
         'StorageAccessOnFind=Never, HttpCompressionEnabled=false, StorageCompression=false, ' +
         'StoreMD5ForAttachments=true, default thread counts and storage cache',

@@ -144,6 +144,8 @@ export async function startGatewayTarget(options: {
   const nodeArgs = options.cpuProfileDir ? ['--cpu-prof', '--cpu-prof-dir', options.cpuProfileDir] : [];
   const child = spawn(process.execPath, [...nodeArgs, options.cli, 'serve', '--config', configFile], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    // As `npm start` runs it (README, Running).
+    env: { ...process.env, MALLOC_ARENA_MAX: '2' },
   });
   child.stdout!.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-20_000)));
   child.stderr!.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-20_000)));
@@ -172,6 +174,7 @@ export async function startGatewayTarget(options: {
       maxPdu: String(options.maxPduLength),
       tcpNoDelay: 'on (every DIMSE and HTTP socket)',
       metadata: 'DICOM JSON stored at ingest, cached in memory (64 MB LRU)',
+      memory: 'glibc MALLOC_ARENA_MAX=2, as npm start sets it',
       other: 'default configuration otherwise (audit log, render cache 128 MB, log level warn)',
     },
     stop: () => stopChild(child),
