@@ -1,8 +1,9 @@
 /**
  * The parts of one STOW request, stored while the next ones are read: each part's bytes are taken in
- * before the next part is read, but its fsyncs and index commit overlap the parts after it. Results
- * keep the order of the parts, and parts of one SOP instance are stored one after another in that order
- * (the later one is the duplicate, the conflict or the overwrite). Parts in flight are bounded in number
+ * before the next part is read, but its fsyncs overlap the parts after it. Index rows are still written
+ * in the order of the parts (so "the first instance stored" of a study is the first one sent), results
+ * keep that order, and parts of one SOP instance are stored one after another in that order (the later
+ * one is the duplicate, the conflict or the overwrite). Parts in flight are bounded in number
  * and in bytes, since each holds up to a megabyte not yet written.
  */
 import type { ReceivedInstance } from '../ingest/store-instance.js';
@@ -22,6 +23,8 @@ interface InFlight {
 export class StowPipeline {
   private readonly pending: InFlight[] = [];
   private pendingBytes = 0;
+  /** The outcome of the part added last: the next part's index row waits for it. */
+  private previous: Promise<PartResult> | undefined;
 
   /** `results` receives each outcome, in order, as it settles. */
   constructor(private readonly results: PartResult[]) {}
@@ -39,7 +42,9 @@ export class StowPipeline {
     const mustWait = (p: InFlight) =>
       uid === undefined || p.sopInstanceUid === undefined || p.sopInstanceUid === uid;
     while (this.pending.some(mustWait)) await this.settleOldest();
-    this.push({ bytes: part.bytes, sopInstanceUid: uid, outcome: part.store() });
+    const outcome = part.store(this.previous);
+    this.previous = outcome;
+    this.push({ bytes: part.bytes, sopInstanceUid: uid, outcome });
     while (this.pending.length >= MAX_PARTS || (this.pendingBytes > MAX_BYTES && this.pending.length > 0)) {
       await this.settleOldest();
     }

@@ -51,7 +51,8 @@ export interface ReceivedInstance {
   bytes: number;
   /** As far as the parse has read it; undefined when not known yet. */
   sopInstanceUid: string | undefined;
-  store(): Promise<StoreOutcome>;
+  /** `indexAfter`: the index row is written only once this settles (keeps the rows in a given order). */
+  store(indexAfter?: Promise<unknown>): Promise<StoreOutcome>;
 }
 
 /** Observers for metrics and audit; the ingest core does not know who listens. */
@@ -113,7 +114,11 @@ export class IngestService {
       await job.abort();
       throw error;
     }
-    return { bytes: job.bytesReceived, sopInstanceUid: job.sopInstanceUid, store: () => job.finish() };
+    return {
+      bytes: job.bytesReceived,
+      sopInstanceUid: job.sopInstanceUid,
+      store: (indexAfter) => job.finish(indexAfter),
+    };
   }
 
   /** Called by IngestJob once all bytes are in. */
@@ -121,6 +126,7 @@ export class IngestService {
     receiver: InstanceReceiver,
     writer: ObjectWriter,
     options: BeginOptions,
+    indexAfter?: Promise<unknown>,
   ): Promise<StoreOutcome> {
     const bytes = receiver.bytesReceived;
     let identity: Partial<InstanceIdentity> = {};
@@ -136,13 +142,18 @@ export class IngestService {
       identity = valid;
       const datasetSha256 = receiver.datasetDigest();
       const status = await this.locks.run(valid.sopInstanceUid, () =>
-        this.commit(writer, valid, datasetSha256, (fileKey) =>
-          extractRecord(
-            parsed,
-            valid,
-            { fileKey, fileSize: writer.size, sha256: writer.digest(), datasetSha256 },
-            { door: options.door, callingAETitle: options.callingAETitle },
-          ),
+        this.commit(
+          writer,
+          valid,
+          datasetSha256,
+          (fileKey) =>
+            extractRecord(
+              parsed,
+              valid,
+              { fileKey, fileSize: writer.size, sha256: writer.digest(), datasetSha256 },
+              { door: options.door, callingAETitle: options.callingAETitle },
+            ),
+          indexAfter,
         ),
       );
       return this.report(options, { ok: true, status, instance: valid, bytes });
@@ -170,6 +181,7 @@ export class IngestService {
     id: InstanceIdentity,
     datasetSha256: string,
     buildRecord: (fileKey: string) => InstanceRecord,
+    indexAfter?: Promise<unknown>,
   ): Promise<'stored' | 'replaced' | 'duplicate'> {
     const existing = this.index.getInstance(id.sopInstanceUid);
     if (existing) {
@@ -188,6 +200,7 @@ export class IngestService {
 
     const fileKey = await this.placeFile(writer, id);
     try {
+      await indexAfter?.catch(() => undefined);
       // buildRecord can fail too (e.g. unreadable frame layout); the placed file must then go.
       this.index.putInstance(buildRecord(fileKey));
     } catch (error) {
@@ -300,9 +313,9 @@ export class IngestJob {
     return this.receiver.sopInstanceUid;
   }
 
-  finish(): Promise<StoreOutcome> {
+  finish(indexAfter?: Promise<unknown>): Promise<StoreOutcome> {
     this.finished = true;
-    return this.service.complete(this.receiver, this.writer, this.options);
+    return this.service.complete(this.receiver, this.writer, this.options, indexAfter);
   }
 
   /** Drops everything received (connection lost mid-instance). Nothing is reported. */

@@ -13,6 +13,9 @@ import type { PartResult } from '../../../src/http/stow-response.js';
 
 interface Part extends ReceivedInstance {
   started: boolean;
+  /** What the pipeline told the part to write its index row after. */
+  indexAfter?: Promise<unknown>;
+  outcome: Promise<StoreOutcome>;
   settle(): void;
 }
 
@@ -24,8 +27,10 @@ function part(name: string, bytes = 1000, identified = true): Part {
     bytes,
     sopInstanceUid: identified ? name : undefined,
     started: false,
-    store: () => {
+    outcome,
+    store: (indexAfter) => {
       p.started = true;
+      p.indexAfter = indexAfter;
       return outcome;
     },
     settle: () =>
@@ -48,7 +53,7 @@ const names = (results: PartResult[]) => results.map((r) => r.instance.sopInstan
 /** Lets pending promise callbacks run. */
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
-test('results keep the order of the parts, whichever is stored first', async () => {
+test('results and index rows keep the order of the parts, whichever is stored first', async () => {
   const results: PartResult[] = [];
   const pipeline = new StowPipeline(results);
   const parts = ['a', 'b', 'c'].map((n) => part(n));
@@ -57,6 +62,9 @@ test('results keep the order of the parts, whichever is stored first', async () 
     parts.every((p) => p.started),
     'all three are being stored at once',
   );
+  assert.equal(parts[0]!.indexAfter, undefined);
+  assert.equal(parts[1]!.indexAfter, parts[0]!.outcome, "each index row waits for the previous part's");
+  assert.equal(parts[2]!.indexAfter, parts[1]!.outcome);
   parts[2]!.settle();
   parts[1]!.settle();
   await tick();
