@@ -19,21 +19,26 @@ export async function findStoredFile(dataDir: string, sopInstanceUid: string): P
 }
 
 /** Every stored file's path, relative to the data directory. */
-export async function listStoredFiles(dataDir: string): Promise<string[]> {
+export function listStoredFiles(dataDir: string): Promise<string[]> {
+  return listFilesUnder(dataDir, 'files');
+}
+
+/** Every file under `dir` (e.g. "quarantine") of the data directory, as sorted paths relative to it. */
+export async function listFilesUnder(dataDir: string, dir: string): Promise<string[]> {
   const out: string[] = [];
-  async function walk(dir: string, rel: string): Promise<void> {
+  async function walk(path: string, rel: string): Promise<void> {
     let entries;
     try {
-      entries = await readdir(dir, { withFileTypes: true });
+      entries = await readdir(path, { withFileTypes: true });
     } catch {
       return;
     }
     for (const entry of entries) {
-      if (entry.isDirectory()) await walk(join(dir, entry.name), `${rel}${entry.name}/`);
+      if (entry.isDirectory()) await walk(join(path, entry.name), `${rel}${entry.name}/`);
       else out.push(`${rel}${entry.name}`);
     }
   }
-  await walk(join(dataDir, 'files'), 'files/');
+  await walk(join(dataDir, dir), `${dir}/`);
   return out.sort();
 }
 

@@ -17,7 +17,7 @@ import { buildInstance, newUid, type BuiltInstance, type InstanceSpec } from '..
 import { qido, stow, value, type DicomJson } from '../helpers/dicomweb-client.js';
 import { makeTempDir, removeDir } from '../helpers/fixtures.js';
 import { CLI, startTestGateway } from '../helpers/gateway.js';
-import { findStoredFile, listStoredFiles } from '../helpers/stored-files.js';
+import { findStoredFile, listFilesUnder, listStoredFiles } from '../helpers/stored-files.js';
 
 const execFile = promisify(execFileCallback);
 
@@ -193,18 +193,6 @@ async function storedKey(store: Store, name: keyof Store['instances']): Promise<
   return keyOf(store.dataDir, await findStoredFile(store.dataDir, store.instances[name].sopInstanceUID));
 }
 
-async function quarantinedFiles(dataDir: string): Promise<string[]> {
-  const out: string[] = [];
-  async function walk(dir: string): Promise<void> {
-    for (const entry of await readdir(dir, { withFileTypes: true })) {
-      if (entry.isDirectory()) await walk(join(dir, entry.name));
-      else out.push(keyOf(dataDir, join(dir, entry.name)));
-    }
-  }
-  if (existsSync(join(dataDir, 'quarantine'))) await walk(join(dataDir, 'quarantine'));
-  return out.sort();
-}
-
 describe('verify and reindex on an intact store', () => {
   test('verify passes; reindex rebuilds an index that answers exactly like the old one', async () => {
     const store = await buildStore();
@@ -354,7 +342,7 @@ describe('verify on a damaged store', () => {
     );
 
     // Quarantined files are kept, with their reasons, out of files/.
-    const quarantined = await quarantinedFiles(dataDir);
+    const quarantined = await listFilesUnder(dataDir, 'quarantine');
     for (const q of fix.quarantined) assert.ok(quarantined.includes(q.to), `${q.to} exists`);
     const reasons = quarantined.find((path) => path.endsWith('/reasons.tsv'))!;
     assert.match(await readFile(join(dataDir, reasons), 'utf8'), /files\/junk\.bin\t.*not a DICOM file/);
