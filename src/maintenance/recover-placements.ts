@@ -12,19 +12,12 @@ import type { FsFileStore } from '../storage/fs-file-store.js';
 import { FileAdopter, type AdoptOutcome } from './adopt.js';
 import { Quarantine, runId } from './fs-ops.js';
 
-export interface RecoveryReport {
-  /** Files whose index row was there: only their markers were left. */
-  recorded: number;
-  /** Outcomes for files whose index row was missing. */
-  adopted: AdoptOutcome[];
-}
-
 export async function recoverPlacedFiles(
   store: FsFileStore,
   index: IndexStore,
   ingest: IngestService,
   log: Logger,
-): Promise<RecoveryReport> {
+): Promise<void> {
   const adopter = new FileAdopter({
     store,
     index,
@@ -35,19 +28,17 @@ export async function recoverPlacedFiles(
     // The file placed last is the newer version: an overwrite whose commit the crash took back.
     policy: 'newest',
   });
-  const report: RecoveryReport = { recorded: 0, adopted: [] };
+  const adopted: AdoptOutcome[] = [];
   await store.recoverPlacements(async (key) => {
-    if (index.isFileIndexed(key)) {
-      report.recorded++;
-      return true;
-    }
+    // Its row is there: only the marker was left.
+    if (index.isFileIndexed(key)) return true;
     const outcome = await adopter.indexInPlace(key);
     if (outcome.action === 'misplaced') {
       // Ingest only places files at their proper place; anything else is left for verify --repair.
       log.warn({ fileKey: key }, 'a placed file is not at its proper place; left for verify --repair');
       return true;
     }
-    report.adopted.push(outcome);
+    adopted.push(outcome);
     if (outcome.action === 'failed') {
       log.error(
         { fileKey: key, reason: outcome.reason },
@@ -59,16 +50,11 @@ export async function recoverPlacedFiles(
     await index.durable(true);
     return true;
   });
+  if (adopted.length === 0) return;
   const counts: Partial<Record<AdoptOutcome['action'], number>> = {};
-  for (const { action } of report.adopted) counts[action] = (counts[action] ?? 0) + 1;
-  if (report.adopted.length > 0) {
-    log.warn(
-      {
-        ...counts,
-        quarantinedFiles: report.adopted.flatMap((o) => (o.action === 'quarantined' ? [o.fileKey] : [])),
-      },
-      'indexed files an earlier crash left placed but not durably indexed',
-    );
-  }
-  return report;
+  for (const { action } of adopted) counts[action] = (counts[action] ?? 0) + 1;
+  log.warn(
+    { ...counts, quarantinedFiles: adopted.flatMap((o) => (o.action === 'quarantined' ? [o.fileKey] : [])) },
+    'indexed files an earlier crash left placed but not durably indexed',
+  );
 }
