@@ -4,7 +4,7 @@
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { STATUS_CODES } from 'node:http';
-import type { Duplex } from 'node:stream';
+import type { Socket } from 'node:net';
 import { ERROR_TABLE, GatewayError, type ErrorCode } from '../errors.js';
 
 export interface ErrorBody {
@@ -67,8 +67,14 @@ export function installErrorHandler(app: FastifyInstance): void {
  * Errors Node finds before a request reaches fastify (oversize headers, a request that took too long,
  * unparsable HTTP) get the same JSON body as every other error.
  */
-export function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
+export function answerClientError(error: NodeJS.ErrnoException, socket: Socket): void {
   if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT' && socket.bytesRead === 0) {
+    // Node's header timer also runs on a connection that never began a request. Such a connection is
+    // idle, not late, and closes without an answer, as the idle limit would close it.
+    socket.destroy();
+    return;
+  }
   const code: ErrorCode =
     error.code === 'HPE_HEADER_OVERFLOW'
       ? 'HEADERS_TOO_LARGE'

@@ -150,6 +150,21 @@ describe('limits', () => {
   });
 });
 
+describe('a connection that never begins a request', () => {
+  test('closes without an answer when the request timer runs out before the idle one', async () => {
+    // Node's header timer also runs on an empty connection; it must not turn it into a 408.
+    const gateway = await startTestGateway({ limits: { requestTimeoutSeconds: 1, idleTimeoutSeconds: 30 } });
+    try {
+      const response = await rawExchange(gateway.running.httpPort, () => undefined);
+      assert.equal(response.status, 0, 'no answer to a connection that sent nothing');
+      assert.equal(response.body, '');
+      assert.ok(response.closedAfterMs < 10_000, `${response.closedAfterMs} ms`);
+    } finally {
+      await gateway.stop();
+    }
+  });
+});
+
 describe('HTTPS and reverse proxies', () => {
   let dir: string;
   before(async () => {
