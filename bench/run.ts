@@ -28,13 +28,22 @@ import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { chartPng, chartSvg } from './chart.js';
 import { Context, DEFAULT_SIZES, SMOKE_SIZES, type Sizes } from './context.js';
-import { writeInstances } from './corpus.js';
+import { writeInstances, type CorpusFile } from './corpus.js';
 import { missingDcmtk } from './dcmtk.js';
 import { storesPerSecond } from './fsync-floor.js';
 import { orthancInstalled, startOrthancTarget, type OrthancMetadataMode } from './orthanc.js';
 import { cmovePhase, rssPhase } from './phases/dimse.js';
 import { indexWalk, type Skipped } from './phases/index-walk.js';
-import { cstore, stowBatch, stowSingle } from './phases/ingest.js';
+import {
+  alternatingOrder,
+  cstore,
+  halfOf,
+  ingestResult,
+  stowBatch,
+  stowSingle,
+  type IngestKind,
+  type IngestStretch,
+} from './phases/ingest.js';
 import { renderedImagesPhase } from './phases/rendered-images.js';
 import { framesPhase, metadataPhase, renderedPhase, retrievePhase } from './phases/wado.js';
 import { consoleSummary, markdown, type Report } from './report.js';
@@ -48,35 +57,28 @@ const execFileAsync = promisify(execFile);
 
 type PhaseOutput = PhaseResult[] | { results: PhaseResult[]; skipped: Skipped[] };
 
-interface Phase {
+interface PhaseBase {
   name: string;
   /** Needs dcmtk as a whole (phases needing it in part skip that part themselves). */
   dcmtk?: boolean;
+}
+
+/** An ingest phase: run by runIngest, the servers alternating over halves of the corpus. */
+interface IngestPhase extends PhaseBase {
+  ingest: { corpus: string; kind: IngestKind };
+}
+
+interface OtherPhase extends PhaseBase {
   run(target: Target, context: Context, selected: string[]): Promise<PhaseOutput>;
 }
 
-const ingestCorpus = (c: Context, target: Target, name: string) =>
-  writeInstances(join(c.workDir, `${name}-${target.name}`), c.sizes.instances);
+type Phase = IngestPhase | OtherPhase;
 
 export const PHASES: Phase[] = [
-  {
-    name: 'stow',
-    run: async (t, c) => [await stowSingle('stow', t, c, await ingestCorpus(c, t, 'stow'), 8)],
-  },
-  {
-    name: 'stow-batch',
-    run: async (t, c) => [await stowBatch('stow-batch', t, c, await ingestCorpus(c, t, 'batch'), 50)],
-  },
-  {
-    name: 'cstore',
-    dcmtk: true,
-    run: async (t, c) => [await cstore('cstore', t, c, await ingestCorpus(c, t, 'cstore1'), 1)],
-  },
-  {
-    name: 'cstore-4',
-    dcmtk: true,
-    run: async (t, c) => [await cstore('cstore-4', t, c, await ingestCorpus(c, t, 'cstore4'), 4)],
-  },
+  { name: 'stow', ingest: { corpus: 'stow', kind: stowSingle(8) } },
+  { name: 'stow-batch', ingest: { corpus: 'batch', kind: stowBatch(50) } },
+  { name: 'cstore', dcmtk: true, ingest: { corpus: 'cstore1', kind: cstore(1) } },
+  { name: 'cstore-4', dcmtk: true, ingest: { corpus: 'cstore4', kind: cstore(4) } },
   { name: 'metadata', run: metadataPhase },
   { name: 'frames', run: framesPhase },
   { name: 'rendered', run: renderedPhase },
@@ -95,6 +97,30 @@ export const PHASES: Phase[] = [
       selected.includes('qido') ? [] : indexWalk(t, c, { qido: false, growth: true }),
   },
 ];
+
+/** An ingest phase on every server, each on its own copy of the corpus, in the order alternatingOrder gives. */
+async function runIngest(
+  phase: string,
+  ingest: { corpus: string; kind: IngestKind },
+  targets: Target[],
+  context: Context,
+): Promise<PhaseResult[]> {
+  const corpora = new Map<Target, CorpusFile[]>();
+  for (const target of targets) {
+    corpora.set(
+      target,
+      await writeInstances(join(context.workDir, `${ingest.corpus}-${target.name}`), context.sizes.instances),
+    );
+  }
+  const stretches = new Map<Target, IngestStretch[]>(targets.map((t) => [t, []]));
+  for (const { target, half } of alternatingOrder(targets, context.sizes.instances)) {
+    process.stderr.write(`${phase} on ${target.name}${half < 0 ? '' : `, half ${half + 1} of 2`}...\n`);
+    const stretch = await ingest.kind.measure(target, context, halfOf(corpora.get(target)!, half));
+    stretches.get(target)!.push(stretch);
+    process.stderr.write(`  ${stretch.seconds.toFixed(1)} s\n`);
+  }
+  return targets.map((target) => ingestResult(phase, ingest.kind, target.name, stretches.get(target)!));
+}
 
 function isCi(): boolean {
   const ci = process.env.CI;
@@ -238,16 +264,21 @@ async function main(): Promise<void> {
       );
     }
     for (const phase of PHASES.filter((p) => selected.includes(p.name))) {
-      for (const target of targets) {
-        if (phase.dcmtk && missing.length) {
-          skipped.push({
-            phase: phase.name,
-            label: phase.name,
-            target: target.name,
-            reason: `dcmtk missing (${missing.join(', ')}); apt-get install -y dcmtk`,
-          });
-          continue;
-        }
+      const able = targets.filter((target) => {
+        if (!phase.dcmtk || !missing.length) return true;
+        skipped.push({
+          phase: phase.name,
+          label: phase.name,
+          target: target.name,
+          reason: `dcmtk missing (${missing.join(', ')}); apt-get install -y dcmtk`,
+        });
+        return false;
+      });
+      if ('ingest' in phase) {
+        results.push(...(await runIngest(phase.name, phase.ingest, able, context)));
+        continue;
+      }
+      for (const target of able) {
         process.stderr.write(`${phase.name} on ${target.name}...\n`);
         const started = performance.now();
         const output = await phase.run(target, context, selected);
@@ -292,6 +323,10 @@ async function main(): Promise<void> {
         dimse: `dcmtk storescu / movescu / storescp with TCP_NODELAY=1, --max-pdu ${MAX_PDU}, proposing Explicit VR Little Endian (-xe)`,
         corpus:
           'the same synthetic instances (same UIDs and bytes) for both servers, from test/helpers/dicom-generator.ts templates',
+        ...(orthanc && {
+          order:
+            'ingest phases: the corpus of each server in two halves, run gateway, Orthanc, Orthanc, gateway, so that the machine speeding up or slowing down weighs on both alike',
+        }),
         qido: 'OHIF 3 study-list requests: limit=101&offset=0&fuzzymatching=false&includefield=00081030%2C00080060%2C00080090%2C00100030',
       },
       ...settings,
