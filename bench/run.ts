@@ -264,21 +264,22 @@ async function main(): Promise<void> {
       );
     }
     for (const phase of PHASES.filter((p) => selected.includes(p.name))) {
-      const able = targets.filter((target) => {
-        if (!phase.dcmtk || !missing.length) return true;
-        skipped.push({
-          phase: phase.name,
-          label: phase.name,
-          target: target.name,
-          reason: `dcmtk missing (${missing.join(', ')}); apt-get install -y dcmtk`,
-        });
-        return false;
-      });
-      if ('ingest' in phase) {
-        results.push(...(await runIngest(phase.name, phase.ingest, able, context)));
+      if (phase.dcmtk && missing.length) {
+        for (const target of targets) {
+          skipped.push({
+            phase: phase.name,
+            label: phase.name,
+            target: target.name,
+            reason: `dcmtk missing (${missing.join(', ')}); apt-get install -y dcmtk`,
+          });
+        }
         continue;
       }
-      for (const target of able) {
+      if ('ingest' in phase) {
+        results.push(...(await runIngest(phase.name, phase.ingest, targets, context)));
+        continue;
+      }
+      for (const target of targets) {
         process.stderr.write(`${phase.name} on ${target.name}...\n`);
         const started = performance.now();
         const output = await phase.run(target, context, selected);
