@@ -198,11 +198,29 @@ export class IngestService {
       }
     }
 
-    const fileKey = await this.placeFile(writer, id);
+    const keys = fileKeysFor(id, writer.digest());
+    const placing = this.placeFile(writer, keys);
+    // Its failure is taken up below, once the record is built.
+    placing.catch(() => undefined);
+    // The record is built while the file's fsyncs run: by the next turn of the event loop the microtasks
+    // that place the file have started them.
+    await new Promise((resolve) => setImmediate(resolve));
+    let record: InstanceRecord | undefined;
+    let unreadable: unknown;
     try {
+      record = buildRecord(keys[0]!);
+    } catch (error) {
+      unreadable = error;
+    }
+    const fileKey = await placing;
+    try {
+      // What the record is built from can fail too (e.g. unreadable frame layout); the placed file must
+      // then go.
+      if (!record) throw unreadable;
       await indexAfter?.catch(() => undefined);
-      // buildRecord can fail too (e.g. unreadable frame layout); the placed file must then go.
-      this.index.putInstance(buildRecord(fileKey));
+      const placed =
+        record.storage.fileKey === fileKey ? record : { ...record, storage: { ...record.storage, fileKey } };
+      this.index.putInstance(placed);
     } catch (error) {
       await this.store
         .remove(fileKey)
@@ -222,12 +240,9 @@ export class IngestService {
     return existing ? 'replaced' : 'stored';
   }
 
-  /** Commits under files/<study>/<series>/<sop>.dcm, or a content-suffixed name if that key is taken. */
-  private async placeFile(writer: ObjectWriter, id: InstanceIdentity): Promise<string> {
-    const base = `files/${id.studyInstanceUid}/${id.seriesInstanceUid}/${id.sopInstanceUid}`;
-    const digest = writer.digest().slice(0, 16);
-    const candidates = [`${base}.dcm`, `${base}.${digest}.dcm`, `${base}.${digest}.${Date.now()}.dcm`];
-    for (const key of candidates) {
+  /** Commits under the first of `keys` that is free. */
+  private async placeFile(writer: ObjectWriter, keys: string[]): Promise<string> {
+    for (const key of keys) {
       try {
         await writer.commit(key);
         return key;
@@ -235,7 +250,7 @@ export class IngestService {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       }
     }
-    throw new GatewayError('PROCESSING_FAILURE', `no free file name for ${id.sopInstanceUid}`);
+    throw new GatewayError('PROCESSING_FAILURE', `no free file name for ${keys[0]}`);
   }
 
   private report(options: BeginOptions, outcome: StoreOutcome): StoreOutcome {
@@ -275,6 +290,13 @@ export class IngestService {
   get readerLimits(): Partial<ReaderLimits> | undefined {
     return this.options.readerLimits;
   }
+}
+
+/** Where an instance's file goes: files/<study>/<series>/<sop>.dcm, or a content-suffixed name if taken. */
+function fileKeysFor(id: InstanceIdentity, digest: string): string[] {
+  const base = `files/${id.studyInstanceUid}/${id.seriesInstanceUid}/${id.sopInstanceUid}`;
+  const short = digest.slice(0, 16);
+  return [`${base}.dcm`, `${base}.${short}.dcm`, `${base}.${short}.${Date.now()}.dcm`];
 }
 
 export class IngestJob {

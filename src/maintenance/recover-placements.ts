@@ -1,9 +1,10 @@
 /**
  * Start-up recovery of files placed but perhaps never indexed. A placed file keeps its marker until its
  * index row is durable, so a marker found at start-up means a crash came between placing and indexing,
- * or a power loss took back an index commit that had already been acknowledged. Either way the file is
- * complete (it was fsynced before it got its name), so it is indexed where it is, as verify --repair
- * would: nothing acknowledged is lost. A file that cannot be indexed goes to quarantine, never deleted.
+ * or a power loss took back an index commit that had already been acknowledged. A file the crash caught
+ * before its fsync finished was never acknowledged, and the store removes it (its marker names the
+ * content's digest). Any other is complete, so it is indexed where it is, as verify --repair would:
+ * nothing acknowledged is lost. A file that cannot be indexed goes to quarantine, never deleted.
  */
 import type { IndexStore } from '../index/index-store.js';
 import type { IngestService } from '../ingest/store-instance.js';
@@ -29,6 +30,8 @@ export async function recoverPlacedFiles(
     policy: 'newest',
   });
   const adopted: AdoptOutcome[] = [];
+  const discarded = (key: string) =>
+    log.warn({ fileKey: key }, 'removed a file a crash left half-written; it was never acknowledged');
   await store.recoverPlacements(async (key) => {
     // Its row is there: only the marker was left.
     if (index.isFileIndexed(key)) return true;
@@ -49,7 +52,7 @@ export async function recoverPlacedFiles(
     // The marker goes once the new row is durable, as in ingest.
     await index.durable(true);
     return true;
-  });
+  }, discarded);
   if (adopted.length === 0) return;
   const counts: Partial<Record<AdoptOutcome['action'], number>> = {};
   for (const { action } of adopted) counts[action] = (counts[action] ?? 0) + 1;

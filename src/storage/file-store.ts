@@ -71,10 +71,14 @@ export interface FileStore {
    * Objects a crash left committed but not confirmed, each handed to `settle`, which makes sure the
    * caller has recorded it (recording it now if the crash lost the record) and resolves true, or false
    * to keep it for the next start-up. A marker whose object is absent is dropped: the object never
-   * became durable, so it was never acknowledged. Returns the keys settled. Run at start-up, before
-   * cleanTemporary and before either door opens.
+   * became durable, so it was never acknowledged. So is an object the crash caught before it was durable
+   * (torn), which goes to `discarded` instead of `settle`. Returns the keys settled. Run at start-up,
+   * before cleanTemporary and before either door opens.
    */
-  recoverPlacements(settle: (key: string) => Promise<boolean>): Promise<string[]>;
+  recoverPlacements(
+    settle: (key: string) => Promise<boolean>,
+    discarded?: (key: string) => void,
+  ): Promise<string[]>;
   /** Removes partial objects left by a crash. Returns how many were removed. */
   cleanTemporary(): Promise<number>;
   /** Checks the store can be written, for readiness probes. */

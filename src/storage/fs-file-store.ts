@@ -1,9 +1,11 @@
 /**
- * FileStore on a local filesystem. Objects are written to a temporary file, fsynced, then linked into
- * place and the directory fsynced, so a committed object survives a crash and a partial one never
- * appears under its key (the temp directory is emptied at start-up). Everything off the durability path
- * (opening the next temp file, closing, removing the temp name) happens in the background: a C-STORE
- * waits for its own fsyncs and little else.
+ * FileStore on a local filesystem. Objects are written to a temporary file, renamed to a marker naming
+ * their key, linked into place, and then the file and its new directory entry are fsynced together; a
+ * commit returns only once both are durable, so a committed object survives a crash. The marker names a
+ * digest of the content, so that recovery can tell an object a crash caught before its fsync finished
+ * (never acknowledged) from a whole one. Everything off the durability path (opening the next temp file,
+ * closing, removing the marker) happens in the background: a C-STORE waits for its own fsyncs and little
+ * else.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import {
@@ -23,8 +25,16 @@ import { Readable } from 'node:stream';
 import type { FileStore, ObjectWriter, Room, StoredObject } from './file-store.js';
 
 const TEMP_DIR = 'tmp';
-/** Temp files renamed to `<key, URI-encoded>.placing` once placed, until their commit is confirmed. */
+/**
+ * Temp files are renamed to `<key, URI-encoded>+<digest>.placing` when placed, and stay until their commit
+ * is confirmed. `+` never appears in a URI-encoded key. A marker without the digest (an earlier version's,
+ * or one whose name would be too long with it) belongs to an object that was durable before it was linked.
+ */
 const MARKER_SUFFIX = '.placing';
+const DIGEST_SEPARATOR = '+';
+/** Hex characters of the content's SHA-256 in a marker's name: enough to tell torn content. */
+const MARKER_DIGEST_CHARS = 16;
+const MAX_NAME_LENGTH = 255;
 const WRITE_BATCH_BYTES = 1024 * 1024;
 /**
  * Batches up to this size are written synchronously: into the page cache that takes microseconds, while
@@ -40,6 +50,14 @@ const SYNC_WRITE_MAX_BYTES = 256 * 1024;
 const SYNC_READ_MAX_BYTES = 1024 * 1024;
 /** Temp files opened ahead of need, so a new upload does not wait for open(). */
 const SPARE_TEMP_FILES = 4;
+
+/** A placed object's content, while its file is not durable yet. */
+export interface UnsyncedContent {
+  /** SHA-256 (hex) of the whole object. */
+  digest: string;
+  /** fsyncs the object's file. */
+  sync: () => Promise<void>;
+}
 
 interface TempFile {
   handle: FileHandle;
@@ -63,6 +81,9 @@ export class FsFileStore implements FileStore {
     return this.sparePaths;
   }
   private closed = false;
+  /** Temp file names: unique to this store's life, without asking the kernel for random bytes each time. */
+  private readonly tempPrefix = `${Date.now()}-${randomBytes(6).toString('hex')}`;
+  private tempCount = 0;
 
   constructor(
     readonly root: string,
@@ -119,7 +140,7 @@ export class FsFileStore implements FileStore {
   }
 
   private openTempFile(): Promise<TempFile> {
-    const path = join(this.root, TEMP_DIR, `${Date.now()}-${randomBytes(8).toString('hex')}.part`);
+    const path = join(this.root, TEMP_DIR, `${this.tempPrefix}-${++this.tempCount}.part`);
     this.sparePaths.add(path);
     const opened = open(path, fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_WRONLY, 0o640).then(
       (handle) => ({ handle, path }),
@@ -248,52 +269,97 @@ export class FsFileStore implements FileStore {
   /**
    * Moves a finished temp file into place without replacing anything, and makes that durable. The temp
    * file is first renamed to a marker naming the key, and stays until the caller confirms: a crash between
-   * placement and the caller's record leaves the marker for recoverPlacements. Returns the marker's path.
+   * placement and the caller's record leaves the marker for recoverPlacements. A file not durable yet
+   * (`unsynced`) is fsynced after the link, alongside its directory, and its marker names its digest;
+   * should either fsync fail, the object is removed again. Returns the marker's path.
    */
-  async place(tempPath: string, key: string): Promise<string> {
+  async place(tempPath: string, key: string, unsynced?: UnsyncedContent): Promise<string> {
     const path = this.pathOf(key);
     const dir = dirname(path);
     await this.ensureDir(dir);
-    const marker = this.markerOf(key);
+    let syncFile = this.fsync ? unsynced?.sync : undefined;
+    let marker = syncFile && this.markerOf(key, unsynced!.digest);
+    if (syncFile && !marker) {
+      // No room for the digest in the marker's name: the file is made durable before it gets its name.
+      await syncFile();
+      syncFile = undefined;
+    }
+    marker ??= this.markerOf(key);
+    if (!marker) throw new Error(`object key too long: ${key.slice(0, 80)}...`);
     // Directory entries are page-cache work: done inline, like the small writes.
     if (marker !== tempPath) renameSync(tempPath, marker);
+    // From here on the temp file goes by the marker's name, which every error carries for the caller.
+    const withMarker = (error: unknown) => Object.assign(error as Error, { marker });
     // link() fails with EEXIST rather than silently replacing an existing object, unlike rename().
     try {
       linkSync(marker, path);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'EEXIST') throw Object.assign(error as Error, { marker });
-      if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') throw error;
+      if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') throw withMarker(error);
       // Filesystems without hard links: check, then copy (callers hold a per-instance lock), keeping
-      // the marker until the caller confirms.
-      if (await this.exists(key)) throw Object.assign(new Error(`${key} exists`), { code: 'EEXIST', marker });
-      await copyFile(marker, path, fsConstants.COPYFILE_EXCL);
-      if (this.fsync) await fsyncPath(path);
+      // the marker until the caller confirms. The copy is made durable on its own.
+      if (await this.exists(key))
+        throw withMarker(Object.assign(new Error(`${key} exists`), { code: 'EEXIST' }));
+      await copyFile(marker, path, fsConstants.COPYFILE_EXCL).catch(async (copyError: unknown) => {
+        // A copy cut short (no space) must not stay under the key.
+        if ((copyError as NodeJS.ErrnoException).code !== 'EEXIST') await rm(path, { force: true });
+        throw withMarker(copyError);
+      });
+      syncFile = this.fsync ? () => fsyncPath(path) : undefined;
     }
-    if (this.fsync) await this.directories.sync(dir);
+    try {
+      await Promise.all([syncFile?.(), this.fsync ? this.directories.sync(dir) : undefined]);
+    } catch (error) {
+      // Not durable, so never acknowledged: the object goes, the marker with the caller's abort.
+      await rm(path, { force: true }).catch(() => undefined);
+      throw withMarker(error);
+    }
     return marker;
   }
 
-  private markerOf(key: string): string {
-    const name = `${encodeURIComponent(key)}${MARKER_SUFFIX}`;
-    if (name.length > 255) throw new Error(`object key too long: ${key.slice(0, 80)}...`);
-    return join(this.root, TEMP_DIR, name);
+  /** The marker's path for a key (with the content's digest when given), or undefined if too long. */
+  private markerOf(key: string, digest?: string): string | undefined {
+    const named = digest ? `${DIGEST_SEPARATOR}${digest.slice(0, MARKER_DIGEST_CHARS)}` : '';
+    const name = `${encodeURIComponent(key)}${named}${MARKER_SUFFIX}`;
+    return name.length > MAX_NAME_LENGTH ? undefined : join(this.root, TEMP_DIR, name);
   }
 
-  async recoverPlacements(settle: (key: string) => Promise<boolean>): Promise<string[]> {
+  async recoverPlacements(
+    settle: (key: string) => Promise<boolean>,
+    discarded?: (key: string) => void,
+  ): Promise<string[]> {
     const dir = join(this.root, TEMP_DIR);
     const settled: string[] = [];
     for (const name of await readdir(dir).catch(() => [] as string[])) {
       if (!name.endsWith(MARKER_SUFFIX)) continue;
-      const key = decodeURIComponent(name.slice(0, -MARKER_SUFFIX.length));
+      const marker = join(dir, name);
+      const { key, digest } = parseMarkerName(name.slice(0, -MARKER_SUFFIX.length));
       // No object under the key: its directory entry never became durable, so nothing was acknowledged.
       if (await this.exists(key)) {
-        if (!(await settle(key))) continue;
-        settled.push(key);
+        if (digest && (await this.isTorn(marker, key, digest))) {
+          // Linked before its fsync finished, and the crash came first: never acknowledged either.
+          await rm(this.pathOf(key), { force: true });
+          discarded?.(key);
+        } else {
+          if (!(await settle(key))) continue;
+          settled.push(key);
+        }
       }
-      await rm(join(dir, name), { force: true });
+      await rm(marker, { force: true });
     }
     return settled;
+  }
+
+  /**
+   * Whether the object under `key` is the marker's own file with content other than the marker names.
+   * Another object under the key (the marker's own link failed with EEXIST) is not the marker's to judge.
+   */
+  private async isTorn(marker: string, key: string, digest: string): Promise<boolean> {
+    const [ours, object] = await Promise.all([stat(marker), stat(this.pathOf(key))]);
+    if (ours.ino !== object.ino || ours.dev !== object.dev) return false;
+    const hash = createHash('sha256');
+    for await (const chunk of createReadStream(marker)) hash.update(chunk as Buffer);
+    return !hash.digest('hex').startsWith(digest);
   }
 
   private async ensureDir(dir: string): Promise<void> {
@@ -307,10 +373,6 @@ export class FsFileStore implements FileStore {
     }
     this.syncedDirs.add(dir);
   }
-
-  get fsyncEnabled(): boolean {
-    return this.fsync;
-  }
 }
 
 class FsObjectWriter implements ObjectWriter {
@@ -320,6 +382,8 @@ class FsObjectWriter implements ObjectWriter {
   /** Bytes accepted by write(), whether or not they have reached the file yet. */
   private accepted = 0;
   private closed = false;
+  /** The file's data and size are durable (an fsync succeeded). */
+  private synced = false;
   private closing: Promise<void> | undefined;
   private committed: string | undefined;
 
@@ -364,26 +428,37 @@ class FsObjectWriter implements ObjectWriter {
 
   async commit(key: string): Promise<StoredObject> {
     if (this.committed) throw new Error(`already committed as ${this.committed}`);
-    // A commit that failed because the key exists may be retried under another key: seal only once.
+    // A commit that failed because the key exists may be retried under another key: flush only once.
     if (!this.closed) {
       await this.flush();
-      if (this.store.fsyncEnabled) await this.handle.sync();
       this.closed = true;
-      // Closing does nothing for durability; it runs alongside the placement.
-      this.closing = this.handle.close();
     }
+    const unsynced = this.synced
+      ? undefined
+      : {
+          digest: this.digest(),
+          sync: async () => {
+            await this.handle.sync();
+            this.synced = true;
+          },
+        };
     try {
-      this.tempPath = await this.store.place(this.tempPath, key);
+      this.tempPath = await this.store.place(this.tempPath, key, unsynced);
       this.committed = key;
     } catch (error) {
-      // The temp file was renamed to the marker of a key that exists: it goes on from there.
+      // Once renamed, the temp file goes by its marker's name (after EEXIST, a retry goes on from there).
       const marker = (error as { marker?: string }).marker;
       if (marker) this.tempPath = marker;
       throw error;
-    } finally {
-      await this.closing;
     }
+    // Closing does nothing for durability: nobody waits for it but abort.
+    void this.closeHandle();
     return { key, size: this.accepted };
+  }
+
+  private closeHandle(): Promise<void> {
+    this.closing ??= this.handle.close().catch(() => undefined);
+    return this.closing;
   }
 
   confirm(): Promise<void> {
@@ -392,11 +467,8 @@ class FsObjectWriter implements ObjectWriter {
   }
 
   async abort(): Promise<void> {
-    if (!this.closed) {
-      this.closed = true;
-      this.closing = this.handle.close();
-    }
-    await this.closing?.catch(() => undefined);
+    this.closed = true;
+    await this.closeHandle();
     await rm(this.tempPath, { force: true });
   }
 }
@@ -415,6 +487,16 @@ function remainingSlices(buffers: Buffer[], skip: number): Buffer[] {
     left = 0;
   }
   return out;
+}
+
+/** A marker's name without its suffix: the key, and the content digest when it names one. */
+function parseMarkerName(name: string): { key: string; digest?: string } {
+  const at = name.lastIndexOf(DIGEST_SEPARATOR);
+  const digest = at < 0 ? '' : name.slice(at + 1);
+  if (digest.length !== MARKER_DIGEST_CHARS || !/^[0-9a-f]+$/.test(digest)) {
+    return { key: decodeURIComponent(name) };
+  }
+  return { key: decodeURIComponent(name.slice(0, at)), digest };
 }
 
 function shorterThan(key: string, bytes: number): Error {

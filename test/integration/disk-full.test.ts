@@ -55,7 +55,10 @@ async function partialUploads(dataDir: string): Promise<string[]> {
   const stored = new Set(await listStoredFiles(dataDir));
   const partial: string[] = [];
   for (const name of names) {
-    const markerOf = name.endsWith('.placing') ? decodeURIComponent(name.slice(0, -'.placing'.length)) : '';
+    // `<key, URI-encoded>+<digest>.placing`
+    const markerOf = name.endsWith('.placing')
+      ? decodeURIComponent(name.slice(0, -'.placing'.length).replace(/\+[0-9a-f]{16}$/, ''))
+      : '';
     if (stored.has(markerOf)) continue;
     if ((await stat(join(dataDir, 'tmp', name))).size > 0) partial.push(name);
   }

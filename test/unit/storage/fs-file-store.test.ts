@@ -2,7 +2,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { mkdir, open, readFile, readdir, rm, writeFile, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -409,10 +409,11 @@ test('recoverPlacements hands over objects committed but never confirmed, and ke
     ['files/1/2/confirmed.dcm', 'files/1/2/failing.dcm', 'files/1/2/lost.dcm', 'files/1/2/recorded.dcm'],
     'recovery removes no object',
   );
+  const failingDigest = sha256(Buffer.from('files/1/2/failing.dcm')).slice(0, 16);
   assert.deepEqual(
     await tempFiles(store),
-    ['files%2F1%2F2%2Ffailing.dcm.placing'],
-    'only the marker of the object not settled stays, for the next start-up',
+    [`files%2F1%2F2%2Ffailing.dcm+${failingDigest}.placing`],
+    'only the marker of the object not settled stays, for the next start-up; it names the content digest',
   );
   const again: string[] = [];
   await store.recoverPlacements(async (key) => {
@@ -421,6 +422,75 @@ test('recoverPlacements hands over objects committed but never confirmed, and ke
   });
   assert.deepEqual(again, ['files/1/2/failing.dcm']);
   assert.deepEqual(await tempFiles(store), [], 'nothing left to recover');
+});
+
+test('recoverPlacements removes an object a crash caught before its fsync, and nothing else', async () => {
+  const store = await newStore(true);
+  const placed = async (key: string, content = Buffer.from(`content of ${key}`)) => {
+    const writer = await store.createWriter();
+    await writer.write(content);
+    await writer.commit(key);
+    return writer;
+  };
+  await placed('files/1/2/torn.dcm');
+  await placed('files/1/2/whole.dcm');
+  // What a crash can leave of a file linked before its data reached the disk: the same file, shorter.
+  const torn = await open(join(store.root, 'files/1/2/torn.dcm'), 'r+');
+  await torn.truncate(4);
+  await torn.close();
+  // A marker whose own link failed (EEXIST), next to the object already under the key: not its to judge.
+  await placed('files/1/2/other.dcm');
+  await placed('files/1/2/second.dcm', Buffer.from('a different object'));
+  await rm(join(store.root, 'files/1/2/second.dcm'));
+  await writeFile(join(store.root, 'files/1/2/second.dcm'), 'written by someone else');
+  // A marker without a digest, as earlier versions named them: its object was durable before its link,
+  // so it is trusted whatever it holds.
+  await placed('files/1/2/legacy.dcm');
+  const [legacyMarker] = (await tempFiles(store)).filter((name) => name.startsWith('files%2F1%2F2%2Flegacy'));
+  await rename(
+    join(store.root, 'tmp', legacyMarker!),
+    join(store.root, 'tmp', 'files%2F1%2F2%2Flegacy.dcm.placing'),
+  );
+  await writeFile(join(store.root, 'files/1/2/legacy.dcm'), 'x', { flag: 'r+' });
+
+  const handed: string[] = [];
+  const discarded: string[] = [];
+  const settled = await store.recoverPlacements(
+    async (key) => {
+      handed.push(key);
+      return true;
+    },
+    (key) => discarded.push(key),
+  );
+  assert.deepEqual(discarded, ['files/1/2/torn.dcm']);
+  assert.deepEqual(settled.sort(), [
+    'files/1/2/legacy.dcm',
+    'files/1/2/other.dcm',
+    'files/1/2/second.dcm',
+    'files/1/2/whole.dcm',
+  ]);
+  assert.deepEqual(handed.sort(), settled.sort());
+  assert.deepEqual(await listAll(store), [
+    'files/1/2/legacy.dcm',
+    'files/1/2/other.dcm',
+    'files/1/2/second.dcm',
+    'files/1/2/whole.dcm',
+  ]);
+  assert.equal(await readFile(join(store.root, 'files/1/2/second.dcm'), 'utf8'), 'written by someone else');
+  assert.deepEqual(await tempFiles(store), [], 'every marker was dealt with');
+});
+
+test('a key too long for a digest in its marker is made durable before its link, with a plain marker', async () => {
+  const store = await newStore(true);
+  // The marker's name is the URI-encoded key plus ".placing": 240 characters leave no room for the digest.
+  const key = `files/${'1'.repeat(240 - 'files%2F'.length - '.placing'.length)}`;
+  const writer = await store.createWriter();
+  await writer.write(Buffer.from('long'));
+  await writer.commit(key);
+  assert.deepEqual(await tempFiles(store), [`${encodeURIComponent(key)}.placing`]);
+  assert.equal(await readFile(join(store.root, key), 'utf8'), 'long');
+  await writer.confirm();
+  assert.deepEqual(await tempFiles(store), []);
 });
 
 test('cleanTemporary removes leftovers, files and directories, and counts them', async () => {
