@@ -309,7 +309,10 @@ export abstract class DimseConnection extends EventEmitter {
 
   // ---------- sending ----------
 
-  /** Sends one message; messages never interleave on the wire. Resolves when handed to the socket. */
+  /**
+   * Sends one message; messages never interleave on the wire. Resolves once it is written out to the
+   * socket, when the caller may reuse the dataset's buffers.
+   */
   sendMessage(contextId: number, command: Command, dataset?: Buffer | AsyncIterable<Buffer>): Promise<void> {
     const send = this.sendChain.then(() => this.writeMessage(contextId, command, dataset));
     this.sendChain = send.catch(() => undefined);
@@ -334,7 +337,10 @@ export abstract class DimseConnection extends EventEmitter {
     await this.writeFragments(contextId, false, source, max);
   }
 
-  /** Cuts a stream of buffers into PDVs of at most `max` bytes, the last one flagged. */
+  /**
+   * Cuts a stream of buffers into PDVs of at most `max` bytes, the last one flagged. Resolves once the
+   * last is written out.
+   */
   private async writeFragments(
     contextId: number,
     command: boolean,
@@ -342,28 +348,37 @@ export abstract class DimseConnection extends EventEmitter {
     max: number,
   ): Promise<void> {
     let held: Buffer | undefined;
-    const flush = async (last: boolean) => {
+    let written: Promise<void> = Promise.resolve();
+    /** Queues the held bytes as a PDV; false once the socket wants a drain. */
+    const queue = (last: boolean): boolean => {
       const fragment = held ?? Buffer.alloc(0);
       held = undefined;
-      const header = encodePDataHeader(contextId, command, last, fragment.length);
-      // Corked, the header and its fragment leave in one segment.
-      this.socket.cork();
-      this.socket.write(header);
-      const ok = this.socket.write(fragment);
-      this.socket.uncork();
-      if (!ok) await this.drained();
+      this.socket.write(encodePDataHeader(contextId, command, last, fragment.length));
+      if (!last) return this.socket.write(fragment);
+      let ok = true;
+      written = new Promise((resolve, reject) => {
+        ok = this.socket.write(fragment, (error) => (error ? reject(error) : resolve()));
+      });
+      return ok;
     };
     for await (const chunk of source) {
-      let at = 0;
-      while (at < chunk.length) {
-        if (held && held.length === max) await flush(false);
+      // Corked, the PDVs of a chunk leave in as few writes as the socket takes.
+      this.socket.cork();
+      let ok = true;
+      for (let at = 0; at < chunk.length;) {
+        if (held && held.length === max) ok = queue(false) && ok;
         const room = max - (held?.length ?? 0);
         const piece = chunk.subarray(at, at + room);
         held = held ? Buffer.concat([held, piece]) : piece;
         at += piece.length;
       }
+      this.socket.uncork();
+      if (!ok) await this.drained();
     }
-    await flush(true);
+    this.socket.cork();
+    queue(true);
+    this.socket.uncork();
+    await written;
     this.touch();
   }
 
@@ -383,7 +398,10 @@ export abstract class DimseConnection extends EventEmitter {
     });
   }
 
-  /** Sends a request and calls back for each response (C-FIND/C-MOVE/C-GET send several). */
+  /**
+   * Sends a request and calls back for each response (C-FIND/C-MOVE/C-GET send several). Resolves on the
+   * final response, and not before the request is written out, so its dataset's buffers may be reused.
+   */
   request(
     contextId: number,
     command: Omit<Command, 'messageId'>,
@@ -392,12 +410,15 @@ export abstract class DimseConnection extends EventEmitter {
   ): Promise<void> {
     const messageId = this.allocateMessageId();
     return new Promise<void>((resolve, reject) => {
+      let answered = false;
+      let sent = false;
       this.pending.set(messageId, {
         onResponse: (message) => {
           // The callback says whether this was the final response.
           if (onResponse(message)) {
             this.pending.delete(messageId);
-            resolve();
+            answered = true;
+            if (sent) resolve();
           }
         },
         onClose: (error) => {
@@ -405,10 +426,18 @@ export abstract class DimseConnection extends EventEmitter {
           reject(error);
         },
       });
-      this.sendMessage(contextId, { ...command, messageId } as Command, dataset).catch((error: unknown) => {
-        this.pending.delete(messageId);
-        reject(error as Error);
-      });
+      this.sendMessage(contextId, { ...command, messageId } as Command, dataset).then(
+        () => {
+          sent = true;
+          if (answered) resolve();
+        },
+        (error: unknown) => {
+          // A peer may answer before it has all of a request; the answer stands.
+          if (answered) return resolve();
+          this.pending.delete(messageId);
+          reject(error as Error);
+        },
+      );
     });
   }
 

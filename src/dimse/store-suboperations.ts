@@ -3,7 +3,6 @@
  * when the peer accepted that transfer syntax, else transcoded to one it accepted. Used by C-MOVE (on
  * an association to the destination) and C-GET (on the requester's own association).
  */
-import { Readable } from 'node:stream';
 import type { Logger } from '../log.js';
 import type { StoredInstanceRef } from '../index/index-store.js';
 import type { FileStore } from '../storage/file-store.js';
@@ -49,18 +48,21 @@ export async function sendInstances(
     failedSopInstanceUids: [],
   };
   // The next instance is read from disk while the current one is sent and answered.
-  let ahead = refs[0] && readAhead(store, refs[0]);
+  const buffers = new ReadBuffers();
+  let ahead = refs[0] && readAhead(store, refs[0], buffers);
   for (const [i, ref] of refs.entries()) {
     if (options.cancelled()) return { ...counts, cancelled: true };
     const prefetched = ahead;
-    ahead = refs[i + 1] && readAhead(store, refs[i + 1]!);
+    ahead = refs[i + 1] && readAhead(store, refs[i + 1]!, buffers);
     let status: number;
     try {
-      status = await sendOne(connection, ref, store, options, prefetched);
+      status = await sendOne(connection, ref, store, options, prefetched?.bytes);
     } catch (error) {
       log.warn({ err: error, sopInstanceUid: ref.sopInstanceUid }, 'C-STORE sub-operation failed');
       status = 0xa702;
     }
+    // Sent and answered (or failed): its buffer is free once its read is over too.
+    prefetched?.release();
     counts.remaining--;
     if (status === 0x0000) counts.completed++;
     else if (STORE_WARNINGS.has(status)) counts.warning++;
@@ -73,14 +75,44 @@ export async function sendInstances(
   return { ...counts, cancelled: false };
 }
 
-/** The dataset bytes of a small instance, as stored; undefined for one that is streamed. */
-function readAhead(store: FileStore, ref: StoredInstanceRef): Promise<Buffer> | undefined {
+/**
+ * Buffers for the instances read ahead, reused from one instance to the next: at most two are in use at
+ * once (one sent, one read ahead), where a fresh half-megabyte buffer per instance kept the garbage
+ * collector busy.
+ */
+class ReadBuffers {
+  private readonly free: Buffer[] = [];
+
+  take(length: number): Buffer {
+    const fits = this.free.findIndex((buffer) => buffer.length >= length);
+    return fits >= 0 ? this.free.splice(fits, 1)[0]! : Buffer.allocUnsafe(length);
+  }
+
+  give(buffer: Buffer): void {
+    this.free.push(buffer);
+    // Two are all a move uses at once; keep the larger ones.
+    if (this.free.length > 2) this.free.sort((a, b) => b.length - a.length).pop();
+  }
+}
+
+interface ReadAhead {
+  /** The dataset bytes, as stored. */
+  bytes: Promise<Buffer>;
+  /** Hands the buffer back once its read is over: call when its bytes are sent, or never will be. */
+  release(): void;
+}
+
+/** Starts reading the dataset bytes of a small instance; undefined for one that is streamed. */
+function readAhead(store: FileStore, ref: StoredInstanceRef, buffers: ReadBuffers): ReadAhead | undefined {
   const length = ref.storage.fileSize - ref.storage.datasetOffset;
   if (length > WHOLE_READ_MAX_BYTES) return undefined;
-  const bytes = store.read(ref.storage.fileKey, ref.storage.datasetOffset, length);
+  const buffer = buffers.take(length);
+  const target = buffer.subarray(0, length);
+  const bytes = store.readInto(ref.storage.fileKey, ref.storage.datasetOffset, target).then(() => target);
   // Not awaited when the instance goes out transcoded, or the move is cancelled.
   bytes.catch(() => undefined);
-  return bytes;
+  const give = () => buffers.give(buffer);
+  return { bytes, release: () => void bytes.then(give, give) };
 }
 
 /** Sends one instance; resolves with the peer's C-STORE status. */
@@ -103,9 +135,9 @@ async function sendOne(
       `no accepted presentation context for ${ref.sopClassUid} in ${stored} or a syntax it converts to`,
     );
 
-  let dataset: AsyncIterable<Buffer>;
+  let dataset: Buffer | AsyncIterable<Buffer>;
   if (exact && prefetched) {
-    dataset = Readable.from([await prefetched]);
+    dataset = await prefetched;
   } else if (exact) {
     dataset = store.createReadStream(ref.storage.fileKey, {
       start: ref.storage.datasetOffset,
@@ -116,7 +148,7 @@ async function sendOne(
       await store.read(ref.storage.fileKey, 0, ref.storage.fileSize),
       context.transferSyntax,
     );
-    dataset = Readable.from([file.subarray(datasetStart(file))]);
+    dataset = file.subarray(datasetStart(file));
   }
   let status = 0xa702;
   await connection.request(

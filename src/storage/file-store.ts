@@ -62,6 +62,8 @@ export interface FileStore {
   size(key: string): Promise<number | undefined>;
   /** Reads `length` bytes at `offset` (after `room.before` spare bytes); fails if the object is shorter. */
   read(key: string, offset: number, length: number, room?: Room): Promise<Buffer>;
+  /** Fills `target` with the bytes at `offset`, for a caller that reuses its buffers; fails if shorter. */
+  readInto(key: string, offset: number, target: Buffer): Promise<void>;
   /** Streams the object, or a byte range of it (end exclusive). */
   createReadStream(key: string, range?: { start: number; end: number }): Readable;
   remove(key: string): Promise<void>;

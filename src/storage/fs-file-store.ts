@@ -183,30 +183,35 @@ export class FsFileStore implements FileStore {
   }
 
   async read(key: string, offset: number, length: number, room?: Room): Promise<Buffer> {
-    const path = this.pathOf(key);
     const before = room?.before ?? 0;
     const buffer = Buffer.allocUnsafe(before + length + (room?.after ?? 0));
+    await this.readInto(key, offset, buffer.subarray(before, before + length));
+    return buffer;
+  }
+
+  async readInto(key: string, offset: number, target: Buffer): Promise<void> {
+    const path = this.pathOf(key);
+    const length = target.length;
     if (length <= SYNC_READ_MAX_BYTES) {
       const fd = openSync(path, 'r');
       try {
         for (let filled = 0; filled < length;) {
-          const bytesRead = readSync(fd, buffer, before + filled, length - filled, offset + filled);
+          const bytesRead = readSync(fd, target, filled, length - filled, offset + filled);
           if (bytesRead === 0) throw shorterThan(key, offset + length);
           filled += bytesRead;
         }
       } finally {
         closeSync(fd);
       }
-      return buffer;
+      return;
     }
     const handle = await open(path, 'r');
     try {
       for (let filled = 0; filled < length;) {
-        const { bytesRead } = await handle.read(buffer, before + filled, length - filled, offset + filled);
+        const { bytesRead } = await handle.read(target, filled, length - filled, offset + filled);
         if (bytesRead === 0) throw shorterThan(key, offset + length);
         filled += bytesRead;
       }
-      return buffer;
     } finally {
       await handle.close();
     }

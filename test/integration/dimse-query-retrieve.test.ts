@@ -297,6 +297,63 @@ describe('DIMSE query/retrieve', { timeout: 240_000 }, () => {
     }
   });
 
+  test('C-MOVE of instances in sizes up and down: each arrives byte-exact', async (t) => {
+    if (skip) return t.skip(skip);
+    // The gateway reads each instance into a buffer it reuses for a later one: a smaller instance after a
+    // larger one, or the next read while one is still going out, must not mix their bytes.
+    const study = newUid();
+    const seriesUid = newUid();
+    const sizes = [96, 16, 128, 0, 32, 112, 8];
+    const sent = new Map<string, Buffer>();
+    for (const [i, size] of sizes.entries()) {
+      const built = buildInstance({
+        studyInstanceUID: study,
+        seriesInstanceUID: seriesUid,
+        patientID: 'P3',
+        instanceNumber: i + 1,
+        image: size === 0 ? false : { rows: size, columns: size, pattern: 'noise' },
+      });
+      sent.set(built.sopInstanceUID, built.bytes);
+      assert.equal((await stow(gateway.dicomweb, [built.bytes])).status, 200);
+    }
+    const received = join(dir, 'storescp-sizes');
+    await mkdir(received);
+    const scp: ChildProcess = spawn(
+      'storescp',
+      ['-aet', 'VIEWER1', '+xa', '-od', received, String(viewerPort)],
+      { env: { ...process.env, TCP_NODELAY: '1' } },
+    );
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    try {
+      const move = await run('movescu', [
+        '-aet',
+        'MICRODICOM',
+        '-aec',
+        'DICOMWEB',
+        '-aem',
+        'VIEWER1',
+        '-S',
+        '-k',
+        'QueryRetrieveLevel=STUDY',
+        '-k',
+        `StudyInstanceUID=${study}`,
+        '127.0.0.1',
+        port(),
+      ]);
+      assert.equal(move.code, 0, move.out);
+      const files = await readdir(received);
+      assert.equal(files.length, sizes.length, `every instance arrives (got ${files.join(', ')})`);
+      for (const name of files) {
+        const sop = [...sent.keys()].find((uid) => name.includes(uid));
+        assert.ok(sop, name);
+        const bytes = datasetBytes(await readFile(join(received, name)));
+        assert.equal(sha(bytes), sha(datasetBytes(sent.get(sop)!)), `${sop} intact`);
+      }
+    } finally {
+      scp.kill();
+    }
+  });
+
   test('C-MOVE to an unknown destination answers 0xA801', async (t) => {
     if (skip) return t.skip(skip);
     const move = await run('movescu', [
