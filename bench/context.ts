@@ -12,6 +12,8 @@ const MIN_FREE_GB = 3;
 export interface Sizes {
   /** Instances per ingest phase (stow, stow-batch, cstore, cstore-4). */
   instances: number;
+  /** Instances each server ingests, unmeasured, before the first ingest phase (half STOW, half C-STORE). */
+  warmupInstances: number;
   /** Index sizes, in studies, at which the QIDO mix is measured. */
   qidoStudies: number[];
   /** Repeats of each QIDO query kind at each size (after one unmeasured warm-up). */
@@ -47,6 +49,7 @@ export interface Sizes {
 
 export const DEFAULT_SIZES: Sizes = {
   instances: 1000,
+  warmupInstances: 400,
   qidoStudies: [10_000, 100_000],
   qidoRepeats: 20,
   metadataInstances: 1000,
@@ -71,6 +74,7 @@ export const DEFAULT_SIZES: Sizes = {
 
 export const SMOKE_SIZES: Sizes = {
   instances: 20,
+  warmupInstances: 4,
   qidoStudies: [150, 300],
   qidoRepeats: 3,
   metadataInstances: 20,
