@@ -250,9 +250,16 @@ describe('DIMSE query/retrieve', { timeout: 240_000 }, () => {
     assert.notEqual(storeOnly.code, 0, 'no find context is accepted for a store-only peer');
   });
 
-  test('C-MOVE to a registered storescp: every instance arrives intact, counts right', async (t) => {
-    if (skip) return t.skip(skip);
-    const received = join(dir, 'storescp');
+  /**
+   * movescu (verbose) moves a study to a storescp started as VIEWER1; returns movescu's result and the
+   * received files, each checked byte-exact (dataset) against what was stored.
+   */
+  async function moveStudyToStorescp(
+    study: string,
+    name: string,
+    stored: Map<string, Buffer>,
+  ): Promise<{ move: { code: number; out: string }; files: string[] }> {
+    const received = join(dir, name);
     await mkdir(received);
     const scp: ChildProcess = spawn(
       'storescp',
@@ -273,28 +280,34 @@ describe('DIMSE query/retrieve', { timeout: 240_000 }, () => {
         '-k',
         'QueryRetrieveLevel=STUDY',
         '-k',
-        `StudyInstanceUID=${studyA}`,
+        `StudyInstanceUID=${study}`,
         '127.0.0.1',
         port(),
       ]);
       assert.equal(move.code, 0, move.out);
-      // Pending responses count down; the final one reports 3 completed and nothing failed.
-      assert.match(move.out, /Remaining Suboperations\s*: 2[\s\S]*Remaining Suboperations\s*: 1/);
-      assert.match(
-        move.out,
-        /Completed Suboperations\s*: 3\s*\n.*Failed Suboperations\s*: 0[\s\S]*0x0000: Success/,
-      );
       const files = await readdir(received);
-      assert.equal(files.length, 3, `three instances arrive (got ${files.join(', ')})`);
-      for (const name of files) {
-        const bytes = await readFile(join(received, name));
-        const sop = [...instances.keys()].find((uid) => name.includes(uid));
-        assert.ok(sop, name);
-        assert.equal(sha(datasetBytes(bytes)), sha(datasetBytes(instances.get(sop)!)), `${sop} intact`);
+      for (const file of files) {
+        const sop = [...stored.keys()].find((uid) => file.includes(uid));
+        assert.ok(sop, file);
+        const bytes = datasetBytes(await readFile(join(received, file)));
+        assert.equal(sha(bytes), sha(datasetBytes(stored.get(sop)!)), `${sop} intact`);
       }
+      return { move, files };
     } finally {
       scp.kill();
     }
+  }
+
+  test('C-MOVE to a registered storescp: every instance arrives intact, counts right', async (t) => {
+    if (skip) return t.skip(skip);
+    const { move, files } = await moveStudyToStorescp(studyA, 'storescp', instances);
+    // Pending responses count down; the final one reports 3 completed and nothing failed.
+    assert.match(move.out, /Remaining Suboperations\s*: 2[\s\S]*Remaining Suboperations\s*: 1/);
+    assert.match(
+      move.out,
+      /Completed Suboperations\s*: 3\s*\n.*Failed Suboperations\s*: 0[\s\S]*0x0000: Success/,
+    );
+    assert.equal(files.length, 3, `three instances arrive (got ${files.join(', ')})`);
   });
 
   test('C-MOVE of instances in sizes up and down: each arrives byte-exact', async (t) => {
@@ -316,42 +329,8 @@ describe('DIMSE query/retrieve', { timeout: 240_000 }, () => {
       sent.set(built.sopInstanceUID, built.bytes);
       assert.equal((await stow(gateway.dicomweb, [built.bytes])).status, 200);
     }
-    const received = join(dir, 'storescp-sizes');
-    await mkdir(received);
-    const scp: ChildProcess = spawn(
-      'storescp',
-      ['-aet', 'VIEWER1', '+xa', '-od', received, String(viewerPort)],
-      { env: { ...process.env, TCP_NODELAY: '1' } },
-    );
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    try {
-      const move = await run('movescu', [
-        '-aet',
-        'MICRODICOM',
-        '-aec',
-        'DICOMWEB',
-        '-aem',
-        'VIEWER1',
-        '-S',
-        '-k',
-        'QueryRetrieveLevel=STUDY',
-        '-k',
-        `StudyInstanceUID=${study}`,
-        '127.0.0.1',
-        port(),
-      ]);
-      assert.equal(move.code, 0, move.out);
-      const files = await readdir(received);
-      assert.equal(files.length, sizes.length, `every instance arrives (got ${files.join(', ')})`);
-      for (const name of files) {
-        const sop = [...sent.keys()].find((uid) => name.includes(uid));
-        assert.ok(sop, name);
-        const bytes = datasetBytes(await readFile(join(received, name)));
-        assert.equal(sha(bytes), sha(datasetBytes(sent.get(sop)!)), `${sop} intact`);
-      }
-    } finally {
-      scp.kill();
-    }
+    const { files } = await moveStudyToStorescp(study, 'storescp-sizes', sent);
+    assert.equal(files.length, sizes.length, `every instance arrives (got ${files.join(', ')})`);
   });
 
   test('C-MOVE to an unknown destination answers 0xA801', async (t) => {
