@@ -69,20 +69,6 @@ export async function readStoredFile(
   return { parsed, fileSize: sink.size, sha256: sink.digest(), datasetSha256: receiver.datasetDigest() };
 }
 
-/** Size and SHA-256 of a stored object, read as a stream. */
-export async function hashStoredObject(
-  store: FileStore,
-  key: string,
-): Promise<{ size: number; sha256: string }> {
-  const hash = createHash('sha256');
-  let size = 0;
-  for await (const chunk of store.createReadStream(key)) {
-    hash.update(chunk as Buffer);
-    size += (chunk as Buffer).length;
-  }
-  return { size, sha256: hash.digest('hex') };
-}
-
 /** Whether the object starts like a Part 10 file (128-byte preamble, then "DICM"). */
 export async function hasPart10Header(store: FileStore, key: string): Promise<boolean> {
   const size = await store.size(key);

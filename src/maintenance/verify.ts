@@ -16,6 +16,7 @@
  */
 import type { IndexStore } from '../index/index-store.js';
 import { removeQueuedFiles } from '../ingest/remove-files.js';
+import { hashStoredObject } from '../storage/file-store.js';
 import { FileAdopter, describe, type AdoptOutcome } from './adopt.js';
 import { countTemporary } from './fs-ops.js';
 import type { MaintenanceSession, ProgressEvent } from './session.js';
@@ -26,7 +27,6 @@ import {
   repairCounters,
   type CounterProblem,
 } from './sqlite-ops.js';
-import { hashStoredObject } from './stored-file.js';
 
 export interface VerifyOptions {
   repair: boolean;

@@ -3,6 +3,7 @@
  * it whole or by range, remove it, list them. A filesystem implementation lives beside it; an object
  * store (S3) can be added behind the same interface.
  */
+import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 
 export interface StoredObject {
@@ -87,4 +88,18 @@ export interface FileStore {
   checkWritable(): Promise<void>;
   /** Releases what the store holds open (spare temp files, directory handles). */
   close(): Promise<void>;
+}
+
+/** Size and SHA-256 of a stored object, read as a stream. */
+export async function hashStoredObject(
+  store: FileStore,
+  key: string,
+): Promise<{ size: number; sha256: string }> {
+  const hash = createHash('sha256');
+  let size = 0;
+  for await (const chunk of store.createReadStream(key)) {
+    hash.update(chunk as Buffer);
+    size += (chunk as Buffer).length;
+  }
+  return { size, sha256: hash.digest('hex') };
 }

@@ -22,7 +22,13 @@ import { copyFile, mkdir, open, readdir, rm, stat, unlink, type FileHandle } fro
 import { DirectorySync } from './directory-sync.js';
 import { dirname, join, relative, sep } from 'node:path';
 import { Readable } from 'node:stream';
-import type { FileStore, ObjectWriter, Room, StoredObject } from './file-store.js';
+import {
+  hashStoredObject,
+  type FileStore,
+  type ObjectWriter,
+  type Room,
+  type StoredObject,
+} from './file-store.js';
 
 const TEMP_DIR = 'tmp';
 /**
@@ -362,9 +368,7 @@ export class FsFileStore implements FileStore {
   private async isTorn(marker: string, key: string, digest: string): Promise<boolean> {
     const [ours, object] = await Promise.all([stat(marker), stat(this.pathOf(key))]);
     if (ours.ino !== object.ino || ours.dev !== object.dev) return false;
-    const hash = createHash('sha256');
-    for await (const chunk of createReadStream(marker)) hash.update(chunk as Buffer);
-    return !hash.digest('hex').startsWith(digest);
+    return !(await hashStoredObject(this, key)).sha256.startsWith(digest);
   }
 
   private async ensureDir(dir: string): Promise<void> {
