@@ -259,6 +259,7 @@ async function main(): Promise<void> {
   // servers store: a single C-STORE association can go no faster, whatever the server. Only runs that
   // ingest need it.
   const ingests = selected.some((name) => INGEST_PHASES.includes(name));
+  const warmsUp = selected.some((name) => MEASURED_INGEST_PHASES.includes(name));
   const diskFloor =
     smoke || !ingests
       ? undefined
@@ -283,9 +284,7 @@ async function main(): Promise<void> {
         startOrthancTarget({ workDir: join(workDir, 'orthanc'), maxPduLength: MAX_PDU, metadataMode, move }),
       );
     }
-    if (selected.some((name) => MEASURED_INGEST_PHASES.includes(name))) {
-      await warmUp(targets, context, missing.length === 0);
-    }
+    if (warmsUp) await warmUp(targets, context, missing.length === 0);
     for (const phase of PHASES.filter((p) => selected.includes(p.name))) {
       if (phase.dcmtk && missing.length) {
         for (const target of targets) {
@@ -347,7 +346,7 @@ async function main(): Promise<void> {
         dimse: `dcmtk storescu / movescu / storescp with TCP_NODELAY=1, --max-pdu ${MAX_PDU}, proposing Explicit VR Little Endian (-xe)`,
         corpus:
           'the same synthetic instances (same UIDs and bytes) for both servers, from test/helpers/dicom-generator.ts templates',
-        ...(selected.some((name) => MEASURED_INGEST_PHASES.includes(name)) && {
+        ...(warmsUp && {
           warmup: `before the first ingest phase each server ingests ${sizes.warmupInstances} instances of its own, not measured (half STOW with 8 clients, half C-STORE), so that the gateway's start-up (its JavaScript is compiled as it runs) is not timed as ingest`,
         }),
         ...(orthanc && {
