@@ -1,9 +1,10 @@
 /**
  * The process logger (pino). Patient names and IDs are never logged: only UIDs, AE titles and
- * addresses. The redact list is a second line of defence for fields that slip into log objects.
+ * addresses. Redacting patient attributes is a second line of defence for fields that slip into log
+ * objects.
  */
 import { pino, type Logger } from 'pino';
-import { REDACT_PATHS, requestSerializer } from './observability/log-hygiene.js';
+import { redactPatientData, requestSerializer } from './observability/log-hygiene.js';
 
 export type { Logger };
 
@@ -14,7 +15,7 @@ export function createLogger(level: string, destination?: NodeJS.WritableStream)
       base: { service: 'dicomweb-gateway' },
       // Request URLs are logged with the values of identifying query parameters (PatientName=...) redacted.
       serializers: { req: requestSerializer },
-      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      formatters: { log: redactPatientData, bindings: redactPatientData },
     },
     destination as pino.DestinationStream | undefined,
   );

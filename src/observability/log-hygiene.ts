@@ -103,7 +103,8 @@ export function requestSerializer(request: LoggedRequest): Record<string, unknow
   };
 }
 
-const PATIENT_KEYS = [
+/** Keys whose values are patient data, in camelCase, keyword and tag form. */
+const PATIENT_KEYS = new Set([
   'patientName',
   'patientId',
   'patientBirthDate',
@@ -114,26 +115,73 @@ const PATIENT_KEYS = [
   'PatientBirthDate',
   'IssuerOfPatientID',
   'OtherPatientIDs',
-  '"00100010"',
-  '"00100020"',
-  '"00100021"',
-  '"00100030"',
-  '"00101000"',
-  '"00101001"',
-];
+  '00100010',
+  '00100020',
+  '00100021',
+  '00100030',
+  '00101000',
+  '00101001',
+]);
+/** Headers that carry credentials, redacted in any `headers` object. */
+const CREDENTIAL_HEADERS = ['authorization', 'cookie'];
+/** Levels below the top that are searched: deeper values are not looked at. */
+const NESTED_LEVELS = 2;
 
-/** pino redact paths: patient attributes at the top level and up to two levels down, and credentials. */
-export const REDACT_PATHS: string[] = [
-  ...PATIENT_KEYS.flatMap((key) => {
-    const access = key.startsWith('"') ? `[${key}]` : key;
-    const nested = key.startsWith('"') ? `[${key}]` : `.${key}`;
-    return [access, `*${nested}`, `*.*${nested}`];
-  }),
-  'req.headers.authorization',
-  'req.headers.cookie',
-  'headers.authorization',
-  'headers.cookie',
-];
+/**
+ * A pino `formatters.log` and `formatters.bindings`: the logged object with the values of patient
+ * attributes (at the top level and up to two levels down, in the own properties of objects of any class
+ * and of arrays) and of credential headers replaced by "[redacted]". Only the objects on the way to a
+ * replaced value are copied; the caller's are never changed.
+ *
+ * This takes the place of pino's `redact` option, which with wildcard paths copies and walks every
+ * child logger's bindings: on a STOW request's two child loggers, a fifth of all it allocated.
+ */
+export function redactPatientData<T extends object>(object: T): T {
+  return redactIn(object, 0) as T;
+}
+
+function redactIn(value: object, depth: number): object {
+  let copy: object | undefined;
+  const source = value as Record<string, unknown>;
+  for (const key of Object.keys(value)) {
+    const inner = source[key];
+    let replacement = inner;
+    if (PATIENT_KEYS.has(key)) replacement = REDACTED;
+    else if (inner !== null && typeof inner === 'object' && !ArrayBuffer.isView(inner)) {
+      if (key === 'headers') replacement = withoutCredentials(inner);
+      if (depth < NESTED_LEVELS) replacement = redactIn(replacement as object, depth + 1);
+    }
+    if (replacement !== inner) {
+      copy ??= copyOf(value);
+      Object.defineProperty(copy, key, {
+        value: replacement,
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    }
+  }
+  return copy ?? value;
+}
+
+/**
+ * A shallow copy. Objects of a class keep it (an error its message and stack, a request its getters)
+ * for the serializers that pino applies after this formatter.
+ */
+function copyOf(value: object): object {
+  if (Array.isArray(value)) return [...(value as unknown[])];
+  const prototype = Object.getPrototypeOf(value) as object | null;
+  if (prototype === Object.prototype) return { ...value };
+  return Object.create(prototype, Object.getOwnPropertyDescriptors(value)) as object;
+}
+
+function withoutCredentials(headers: object): object {
+  const present = CREDENTIAL_HEADERS.filter((name) => name in headers);
+  if (present.length === 0) return headers;
+  const copy: Record<string, unknown> = { ...headers };
+  for (const name of present) copy[name] = REDACTED;
+  return copy;
+}
 
 const REQUEST_ID = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
 

@@ -2,13 +2,8 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { describe, test } from 'node:test';
 import Fastify, { type FastifyBaseLogger } from 'fastify';
-import { pino } from 'pino';
-import {
-  REDACT_PATHS,
-  redactUrl,
-  requestIdFrom,
-  requestSerializer,
-} from '../../../src/observability/log-hygiene.js';
+import { createLogger } from '../../../src/log.js';
+import { redactPatientData, redactUrl, requestIdFrom } from '../../../src/observability/log-hygiene.js';
 
 function capture(): { stream: Writable; text: () => string } {
   let text = '';
@@ -40,12 +35,9 @@ describe('log hygiene', () => {
     assert.equal(redactUrl('/x?Patient%4eame=Doe'), '/x?Patient%4eame=[redacted]');
   });
 
-  test('a fastify app logging through the serializer and redact paths writes no patient data', async () => {
+  test("a fastify app logging through the gateway's logger writes no patient data", async () => {
     const { stream, text } = capture();
-    const logger = pino(
-      { serializers: { req: requestSerializer }, redact: { paths: REDACT_PATHS, censor: '[redacted]' } },
-      stream,
-    );
+    const logger = createLogger('info', stream);
     const app = Fastify({ loggerInstance: logger.child({ door: 'http' }) as FastifyBaseLogger });
     app.get('/dicom-web/studies', async (request) => {
       request.log.info({ record: { patient: { patientName: 'Doe^Jane', patientId: 'P-1' } } }, 'nested');
@@ -64,6 +56,48 @@ describe('log hygiene', () => {
     assert.match(logged, /"url":"\/dicom-web\/studies\?PatientName=\[redacted\]&PatientID=\[redacted\]/);
     assert.match(logged, /limit=3/);
     assert.doesNotMatch(logged, /Doe|Jane|P-1|19800101|secret-token|session=abc/);
+  });
+
+  test('redactPatientData replaces patient values down to two levels and credentials, copying on write', () => {
+    const logged = {
+      patientName: 'Doe^Jane',
+      study: { uid: '1.2.3', PatientID: 'P-1' },
+      instances: [{ sop: '1.2.3.4', patientBirthDate: '19800101' }],
+      dataset: { '00100010': { vr: 'PN', Value: ['Doe^Jane'] }, '0020000D': { vr: 'UI', Value: ['1.2'] } },
+      headers: { authorization: 'Bearer secret', accept: 'application/dicom+json' },
+      outer: { headers: { cookie: 'session=abc' } },
+      deep: { one: { two: { patientName: 'beyond two levels' } } },
+      door: 'http',
+    };
+    const before = JSON.stringify(logged);
+    const redacted = redactPatientData(logged);
+    assert.deepEqual(redacted, {
+      patientName: '[redacted]',
+      study: { uid: '1.2.3', PatientID: '[redacted]' },
+      instances: [{ sop: '1.2.3.4', patientBirthDate: '[redacted]' }],
+      dataset: { '00100010': '[redacted]', '0020000D': { vr: 'UI', Value: ['1.2'] } },
+      headers: { authorization: '[redacted]', accept: 'application/dicom+json' },
+      outer: { headers: { cookie: '[redacted]' } },
+      deep: { one: { two: { patientName: 'beyond two levels' } } },
+      door: 'http',
+    });
+    assert.equal(JSON.stringify(logged), before, "the caller's object is not changed");
+    assert.equal(redacted.deep, logged.deep, 'what needs no change is not copied');
+    const clean = { reqId: 'r-1', door: 'http' };
+    assert.equal(redactPatientData(clean), clean);
+  });
+
+  test('an error carrying patient data is logged as an error without it', () => {
+    const { stream, text } = capture();
+    const error = Object.assign(new TypeError('bad dataset'), { code: 'E_BAD', patientId: 'P-1' });
+    createLogger('info', stream).error({ err: error }, 'refused');
+    const line = JSON.parse(text()) as { err: Record<string, unknown> };
+    assert.equal(line.err.type, 'TypeError');
+    assert.equal(line.err.message, 'bad dataset');
+    assert.equal(line.err.code, 'E_BAD');
+    assert.equal(line.err.patientId, '[redacted]');
+    assert.match(String(line.err.stack), /TypeError: bad dataset/);
+    assert.equal(error.patientId, 'P-1');
   });
 
   test('X-Request-ID is taken when it is a sane token, else a UUID is made', () => {
