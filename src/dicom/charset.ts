@@ -155,9 +155,24 @@ export function isSupportedCharacterSet(term: string): boolean {
 const isKnown = (canonical: string): boolean =>
   canonical === '' || ISO_2022_TERMS.has(canonical) || STATELESS_TERMS.has(canonical);
 
+/** Decoders by Specific Character Set value, as every instance of a study asks for the same one. */
+const decoders = new Map<string, DicomTextDecoder>();
+/** Values beyond this many distinct ones (hostile input) get a decoder each, uncached. */
+const MAX_CACHED_DECODERS = 64;
+
 /** Parse the (0008,0005) Specific Character Set value(s) (already split on backslash, trimmed). */
 export function createTextDecoder(specificCharacterSet: string[] | undefined): DicomTextDecoder {
-  const terms = (specificCharacterSet ?? []).map(canonicalTerm);
+  const key = (specificCharacterSet ?? []).join('\\');
+  let decoder = decoders.get(key);
+  if (!decoder) {
+    decoder = buildTextDecoder(specificCharacterSet ?? []);
+    if (decoders.size < MAX_CACHED_DECODERS) decoders.set(key, decoder);
+  }
+  return decoder;
+}
+
+function buildTextDecoder(specificCharacterSet: string[]): DicomTextDecoder {
+  const terms = specificCharacterSet.map(canonicalTerm);
   const recognised = terms.every(isKnown);
 
   // UTF-8, GB18030 and GBK cannot be combined with code extensions (PS3.5 6.1.2.3 and Annex J): if one
@@ -179,6 +194,14 @@ export function createTextDecoder(specificCharacterSet: string[] | undefined): D
 
 const ESC = 0x1b;
 
+function isPlainAscii(bytes: Buffer): boolean {
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i]!;
+    if (b >= 0x80 || b === ESC) return false;
+  }
+  return true;
+}
+
 /** The known escape sequence at `bytes[at]` (an ESC): its bytes after ESC, and the set it designates. */
 function matchEscape(bytes: Buffer, at: number): readonly [string, CodeElement] | undefined {
   return ESCAPES.find(([seq]) => bytes.toString('latin1', at + 1, at + 1 + seq.length) === seq);
@@ -190,6 +213,8 @@ function matchEscape(bytes: Buffer, at: number): readonly [string, CodeElement] 
  * the initial designations are restored there, and the delimiter itself is emitted as ASCII.
  */
 function decodeIso2022(bytes: Buffer, initialG0: CodeElement, initialG1: CodeElement, vr?: string): string {
+  // Most values (UIDs, dates, codes, plain names) are 7-bit without escapes: under ASCII that is Latin-1.
+  if (initialG0 === ASCII && isPlainAscii(bytes)) return bytes.toString('latin1');
   const textVr = vr === 'ST' || vr === 'LT' || vr === 'UT';
   const pn = vr === undefined || vr === 'PN';
   /** Delimiters (PS3.5 6.1.2.5.3): control characters other than ESC, `\` between values, `^` `=` in PN. */

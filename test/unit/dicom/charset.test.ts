@@ -274,3 +274,15 @@ test('isSupportedCharacterSet', () => {
     assert.equal(isSupportedCharacterSet(term), false, term);
   }
 });
+
+test('decoders are shared per value, and many distinct values each still decode by their own terms', () => {
+  assert.equal(createTextDecoder(['ISO_IR 100']), createTextDecoder(['ISO_IR 100']));
+  // More distinct values than are cached: the later ones are built afresh and decode the same.
+  for (let i = 0; i < 100; i++) {
+    const decoder = createTextDecoder([`UNKNOWN ${i}`, 'ISO 2022 IR 87']);
+    assert.equal(decoder.recognised, false);
+    assert.equal(decoder.decode(hex('1b 24 42 3b 33 45 44 1b 28 42'), 'PN'), '山田');
+    assert.equal(decoder.decode(Buffer.from('Yamada^Tarou'), 'PN'), 'Yamada^Tarou');
+  }
+  assert.equal(decode(['ISO 2022 IR 13'], Buffer.from('a\\b~'), 'LO'), 'a\\b\u203e');
+});
