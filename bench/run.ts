@@ -264,8 +264,9 @@ async function main(): Promise<void> {
     smoke || !ingests
       ? undefined
       : {
-          fileOnly: await storesPerSecond(workDir, 1, false),
-          withDirectory: await storesPerSecond(workDir, 1, true),
+          // Its files go with the work directory at the end: deleted now, they would slow file creation.
+          fileOnly: await storesPerSecond(workDir, 1, false, { keepFiles: true }),
+          withDirectory: await storesPerSecond(workDir, 1, true, { keepFiles: true }),
         };
   try {
     await start(

@@ -55,8 +55,8 @@ export async function cmovePhase(target: Target, context: Context): Promise<Phas
   } finally {
     await scp.stop();
   }
+  // The received files stay for the work directory's removal at the end (see storesPerSecond's keepFiles).
   const received = await filesUnder(dir);
-  await rm(dir, { recursive: true, force: true });
   if (received.count !== n) {
     throw new Error(
       `${target.name}: C-MOVE delivered ${received.count} of ${n} instances\n${log.stdout}${log.stderr}`,

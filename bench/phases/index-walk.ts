@@ -10,7 +10,6 @@
  *   first checkpoint's.
  */
 import { join } from 'node:path';
-import { rm } from 'node:fs/promises';
 import type { Context } from '../context.js';
 import { storescu } from '../dcmtk.js';
 import { stow } from '../http.js';
@@ -164,7 +163,7 @@ async function growthPoint(
     resetPeakRss(target.pid);
     const seconds = await storescu(target, paths, 1, context.workDir, context.maxPduLength);
     context.stored(target, sample, sample);
-    await rm(dir, { recursive: true, force: true });
+    // The files stay for the work directory's removal (see storesPerSecond's keepFiles).
     cstoreResult = {
       phase: 'growth',
       label: cstoreLabel,
