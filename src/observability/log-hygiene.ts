@@ -128,7 +128,7 @@ const CREDENTIAL_HEADERS = ['authorization', 'cookie'];
 const NESTED_LEVELS = 2;
 
 /**
- * A pino `formatters.log` and `formatters.bindings`: the logged object with the values of patient
+ * For pino's `formatters.log` and child bindings (log.ts): the logged object with the values of patient
  * attributes (at the top level and up to two levels down, in the own properties of objects of any class
  * and of arrays) and of credential headers replaced by "[redacted]". Only the objects on the way to a
  * replaced value are copied; the caller's are never changed.

@@ -87,6 +87,18 @@ describe('log hygiene', () => {
     assert.equal(redactPatientData(clean), clean);
   });
 
+  test("children's bindings are redacted too, at any depth of children", () => {
+    const { stream, text } = capture();
+    createLogger('info', stream)
+      .child({ door: 'http', patientName: 'Doe^Jane' })
+      .child({ study: { PatientID: 'P-1', uid: '1.2.3' } })
+      .info('bound');
+    const line = JSON.parse(text()) as Record<string, unknown>;
+    assert.equal(line.patientName, '[redacted]');
+    assert.deepEqual(line.study, { PatientID: '[redacted]', uid: '1.2.3' });
+    assert.equal(line.door, 'http');
+  });
+
   test('an error carrying patient data is logged as an error without it', () => {
     const { stream, text } = capture();
     const error = Object.assign(new TypeError('bad dataset'), { code: 'E_BAD', patientId: 'P-1' });
