@@ -395,6 +395,8 @@ class FsObjectWriter implements ObjectWriter {
   private synced = false;
   private closing: Promise<void> | undefined;
   private committed: string | undefined;
+  /** The last digest and how many bytes it covers: ingest asks for it three times per instance. */
+  private digested: { bytes: number; hex: string } | undefined;
 
   constructor(
     private readonly store: FsFileStore,
@@ -432,7 +434,10 @@ class FsObjectWriter implements ObjectWriter {
   }
 
   digest(): string {
-    return this.hash.copy().digest('hex');
+    if (this.digested?.bytes !== this.accepted) {
+      this.digested = { bytes: this.accepted, hex: this.hash.copy().digest('hex') };
+    }
+    return this.digested.hex;
   }
 
   async commit(key: string): Promise<StoredObject> {

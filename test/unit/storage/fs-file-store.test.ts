@@ -59,6 +59,17 @@ function rejectsWithCode(promise: Promise<unknown>, code: string): Promise<void>
 
 // ---- writing ----
 
+test('digest() asked between writes covers the bytes written so far', async () => {
+  const store = await newStore();
+  const writer = await store.createWriter();
+  const [first, second] = [randomBytes(1000), randomBytes(1000)];
+  await writer.write(first);
+  assert.equal(writer.digest(), sha256(first));
+  await writer.write(second);
+  assert.equal(writer.digest(), sha256(Buffer.concat([first, second])));
+  await writer.abort();
+});
+
 test('many small chunks, then commit: exact bytes, size and SHA-256 digest', async () => {
   const store = await newStore();
   const data = randomBytes(200_000);
