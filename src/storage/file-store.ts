@@ -86,7 +86,7 @@ export interface FileStore {
   cleanTemporary(): Promise<number>;
   /** Checks the store can be written, for readiness probes. */
   checkWritable(): Promise<void>;
-  /** Releases what the store holds open (spare temp files, directory handles). */
+  /** Releases what the store holds open (directory handles). */
   close(): Promise<void>;
 }
 

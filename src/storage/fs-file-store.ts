@@ -3,25 +3,28 @@
  * their key, linked into place, and then the file and its new directory entry are fsynced together; a
  * commit returns only once both are durable, so a committed object survives a crash. The marker names a
  * digest of the content, so that recovery can tell an object a crash caught before its fsync finished
- * (never acknowledged) from a whole one. Everything off the durability path (opening the next temp file,
- * closing, removing the marker) happens in the background: a C-STORE waits for its own fsyncs and little
- * else.
+ * (never acknowledged) from a whole one. Only the fsyncs and large writes go through libuv's thread pool;
+ * the calls that touch the page cache alone (creating, renaming, linking, closing, small writes, removing
+ * the marker) are made inline, where they cost less than a hand-off to the pool and back.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import {
+import fs, {
   closeSync,
   createReadStream,
+  fsync,
   linkSync,
   openSync,
   readSync,
   renameSync,
+  unlinkSync,
   writevSync,
   constants as fsConstants,
 } from 'node:fs';
-import { copyFile, mkdir, open, readdir, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { copyFile, mkdir, open, readdir, rm, stat, unlink } from 'node:fs/promises';
 import { DirectorySync } from './directory-sync.js';
 import { dirname, join, relative, sep } from 'node:path';
 import { Readable } from 'node:stream';
+import { promisify } from 'node:util';
 import {
   hashStoredObject,
   type FileStore,
@@ -54,8 +57,18 @@ const SYNC_WRITE_MAX_BYTES = 256 * 1024;
  * for one disk read; larger reads go to the pool so that never lasts long.
  */
 const SYNC_READ_MAX_BYTES = 1024 * 1024;
-/** Temp files opened ahead of need, so a new upload does not wait for open(). */
-const SPARE_TEMP_FILES = 4;
+
+const fsyncAsync = promisify(fsync);
+
+/**
+ * writev through the thread pool, resolving to the bytes written (which may be fewer than given). It is
+ * looked up on `fs` at each call, so that a test can make it write short.
+ */
+function writevAsync(fd: number, buffers: Buffer[]): Promise<number> {
+  return new Promise((resolve, reject) =>
+    fs.writev(fd, buffers, (error, bytesWritten) => (error ? reject(error) : resolve(bytesWritten))),
+  );
+}
 
 /** A placed object's content, while its file is not durable yet. */
 export interface UnsyncedContent {
@@ -63,11 +76,6 @@ export interface UnsyncedContent {
   digest: string;
   /** fsyncs the object's file. */
   sync: () => Promise<void>;
-}
-
-interface TempFile {
-  handle: FileHandle;
-  path: string;
 }
 
 export interface FsFileStoreOptions {
@@ -79,13 +87,6 @@ export class FsFileStore implements FileStore {
   private readonly syncedDirs = new Set<string>();
   private readonly fsync: boolean;
   private readonly directories = new DirectorySync();
-  private spares: Promise<TempFile>[] = [];
-  /** Paths of the spare temp files, which the temp clean-up must leave alone. */
-  private readonly sparePaths = new Set<string>();
-
-  get spareTempFiles(): ReadonlySet<string> {
-    return this.sparePaths;
-  }
   private closed = false;
   /** Temp file names: unique to this store's life, without asking the kernel for random bytes each time. */
   private readonly tempPrefix = `${Date.now()}-${randomBytes(6).toString('hex')}`;
@@ -120,58 +121,16 @@ export class FsFileStore implements FileStore {
 
   async createWriter(): Promise<ObjectWriter> {
     if (this.closed) throw new Error('file store is closed');
-    while (this.spares.length < SPARE_TEMP_FILES + 1) this.spares.push(this.openTempFile());
-    let spare: TempFile;
-    try {
-      spare = await this.spares.shift()!;
-    } catch {
-      // Spares opened while the directory was failing (ENOSPC, EMFILE) would fail the next writers too,
-      // after it recovered: drop them all and open one now, which reports the current state.
-      for (const dropped of this.spares.splice(0)) void this.discard(dropped);
-      spare = await this.openTempFile();
-    }
-    this.sparePaths.delete(spare.path);
-    return new FsObjectWriter(this, spare.handle, spare.path);
-  }
-
-  private async discard(spare: Promise<TempFile>): Promise<void> {
-    try {
-      const { handle, path } = await spare;
-      this.sparePaths.delete(path);
-      await handle.close();
-      await rm(path, { force: true });
-    } catch {
-      // it never opened
-    }
-  }
-
-  private openTempFile(): Promise<TempFile> {
     const path = join(this.root, TEMP_DIR, `${this.tempPrefix}-${++this.tempCount}.part`);
-    this.sparePaths.add(path);
-    const opened = open(path, fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_WRONLY, 0o640).then(
-      (handle) => ({ handle, path }),
-    );
-    // A spare that fails to open is reported to whoever takes it; until then it must not go unhandled.
-    opened.catch(() => undefined);
-    return opened;
+    // Inline, like the other directory-entry calls: through the thread pool, the hand-off and its
+    // wake-up cost the event loop more than creating the file does.
+    const fd = openSync(path, fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_WRONLY, 0o640);
+    return new FsObjectWriter(this, fd, path);
   }
 
-  /** Closes spare temp files and cached directory handles. */
+  /** Closes cached directory handles. */
   async close(): Promise<void> {
     this.closed = true;
-    const spares = this.spares;
-    this.spares = [];
-    await Promise.all(
-      spares.map((spare) =>
-        spare.then(
-          async ({ handle, path }) => {
-            await handle.close();
-            await rm(path, { force: true });
-          },
-          () => undefined,
-        ),
-      ),
-    );
     await this.directories.close();
   }
 
@@ -267,7 +226,7 @@ export class FsFileStore implements FileStore {
   async cleanTemporary(): Promise<number> {
     const dir = join(this.root, TEMP_DIR);
     await mkdir(dir, { recursive: true });
-    const names = (await readdir(dir)).filter((name) => !this.sparePaths.has(join(dir, name)));
+    const names = await readdir(dir);
     await Promise.all(names.map((name) => rm(join(dir, name), { force: true, recursive: true })));
     return names.length;
   }
@@ -393,14 +352,16 @@ class FsObjectWriter implements ObjectWriter {
   private closed = false;
   /** The file's data and size are durable (an fsync succeeded). */
   private synced = false;
-  private closing: Promise<void> | undefined;
+  private fdClosed = false;
+  /** The file's calls in the thread pool: the descriptor is closed only after them. */
+  private readonly inFlight = new Set<Promise<unknown>>();
   private committed: string | undefined;
   /** The last digest and how many bytes it covers: ingest asks for it three times per instance. */
   private digested: { bytes: number; hex: string } | undefined;
 
   constructor(
     private readonly store: FsFileStore,
-    private readonly handle: FileHandle,
+    private readonly fd: number,
     private tempPath: string,
   ) {}
 
@@ -428,8 +389,8 @@ class FsObjectWriter implements ObjectWriter {
       const slices = remainingSlices(buffers, done);
       done +=
         total - done <= SYNC_WRITE_MAX_BYTES
-          ? writevSync(this.handle.fd, slices)
-          : (await this.handle.writev(slices)).bytesWritten;
+          ? writevSync(this.fd, slices)
+          : await this.track(writevAsync(this.fd, slices));
     }
   }
 
@@ -452,7 +413,7 @@ class FsObjectWriter implements ObjectWriter {
       : {
           digest: this.digest(),
           sync: async () => {
-            await this.handle.sync();
+            await this.track(fsyncAsync(this.fd));
             this.synced = true;
           },
         };
@@ -465,24 +426,43 @@ class FsObjectWriter implements ObjectWriter {
       if (marker) this.tempPath = marker;
       throw error;
     }
-    // Closing does nothing for durability: nobody waits for it but abort.
-    void this.closeHandle();
+    await this.closeFd();
     return { key, size: this.accepted };
   }
 
-  private closeHandle(): Promise<void> {
-    this.closing ??= this.handle.close().catch(() => undefined);
-    return this.closing;
+  private track<T>(call: Promise<T>): Promise<T> {
+    this.inFlight.add(call);
+    const done = () => this.inFlight.delete(call);
+    call.then(done, done);
+    return call;
+  }
+
+  /** Closes the descriptor once no call in the thread pool can still use it (or a file opened after it). */
+  private async closeFd(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.allSettled(this.inFlight);
+    if (this.fdClosed) return;
+    this.fdClosed = true;
+    try {
+      // Nothing is left to flush after the fsync, so this takes microseconds: inline, like the open.
+      closeSync(this.fd);
+    } catch {
+      // the descriptor is gone either way
+    }
   }
 
   confirm(): Promise<void> {
     // Only a crash-recovery hint: removing it needs no fsync, and callers need not wait for it.
-    return unlink(this.tempPath).catch(() => undefined);
+    try {
+      unlinkSync(this.tempPath);
+    } catch {
+      // already gone; recovery drops a marker whose object is indexed
+    }
+    return Promise.resolve();
   }
 
   async abort(): Promise<void> {
     this.closed = true;
-    await this.closeHandle();
+    await this.closeFd();
     await rm(this.tempPath, { force: true });
   }
 }

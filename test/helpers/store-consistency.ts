@@ -28,11 +28,9 @@ export interface Acknowledged {
 
 const sha = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 
-/** Temp files of uploads in progress or left behind; the store's own spares do not count. */
-export async function leftoverTempFiles(gateway: TestGateway): Promise<string[]> {
-  const spares = (gateway.running.core.store as { spareTempFiles?: ReadonlySet<string> }).spareTempFiles;
-  const dir = join(gateway.dataDir, 'tmp');
-  return (await readdir(dir)).filter((name) => !spares?.has(join(dir, name)));
+/** Temp files of uploads in progress or left behind. */
+export function leftoverTempFiles(gateway: TestGateway): Promise<string[]> {
+  return readdir(join(gateway.dataDir, 'tmp'));
 }
 
 /** Waits (briefly) for temp files of aborted uploads, which are removed in the background, to go. */

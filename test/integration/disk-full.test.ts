@@ -47,8 +47,8 @@ function bigInstance(study: string): BuiltInstance {
 }
 
 /**
- * Temp files holding bytes: the store keeps a few empty ones open ahead of need, which are fine, and so
- * is the marker of a stored file (kept until its index row is durable, about a second).
+ * Temp files holding bytes: the marker of a stored file is fine (kept until its index row is durable,
+ * about a second), and so is an empty one.
  */
 async function partialUploads(dataDir: string): Promise<string[]> {
   const names = await readdir(join(dataDir, 'tmp')).catch(() => [] as string[]);

@@ -522,7 +522,7 @@ describe('a deflate bomb', () => {
       );
       assert.equal((await fetch(`${gateway.httpUrl}/health`)).status, 200);
 
-      // Stopped cleanly (its spare temp files go with it), nothing of the bombs is left on disk.
+      // Stopped cleanly, nothing of the bombs is left on disk.
       gateway.child.kill('SIGTERM');
       assert.equal((await gateway.exited).code, 0);
       assert.equal((await listStoredFiles(dataDir)).length, 2);
