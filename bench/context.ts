@@ -49,7 +49,7 @@ export interface Sizes {
 
 export const DEFAULT_SIZES: Sizes = {
   instances: 1000,
-  warmupInstances: 400,
+  warmupInstances: 4000,
   qidoStudies: [10_000, 100_000],
   qidoRepeats: 20,
   metadataInstances: 1000,

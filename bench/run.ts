@@ -101,9 +101,10 @@ export const PHASES: Phase[] = [
 ];
 
 /**
- * Each server ingests a small corpus of its own before the first ingest phase, unmeasured: half through
- * STOW (8 clients), half through C-STORE when dcmtk is there. The gateway's JavaScript is compiled as it
- * runs, so without this the first measured requests after start-up timed the compiler, not ingest.
+ * Each server ingests a corpus of its own before the first ingest phase, unmeasured: half through STOW
+ * (8 clients), half through C-STORE when dcmtk is there. V8 compiles and re-optimises the gateway's
+ * JavaScript as it runs, and its cost per instance keeps falling for the first two thousand or so; without
+ * this the ingest phases would time a gateway starting up rather than one that has been running.
  */
 async function warmUp(targets: Target[], context: Context, dcmtk: boolean): Promise<void> {
   for (const target of targets) {
@@ -348,7 +349,7 @@ async function main(): Promise<void> {
         corpus:
           'the same synthetic instances (same UIDs and bytes) for both servers, from test/helpers/dicom-generator.ts templates',
         ...(warmsUp && {
-          warmup: `before the first ingest phase each server ingests ${sizes.warmupInstances} instances of its own, not measured (half STOW with 8 clients, half C-STORE), so that the gateway's start-up (its JavaScript is compiled as it runs) is not timed as ingest`,
+          warmup: `before the first ingest phase each server ingests ${sizes.warmupInstances} instances of its own, not measured (half STOW with 8 clients, half C-STORE), so that the gateway's start-up (V8 compiling and re-optimising its JavaScript, which takes about two thousand instances) is not timed as ingest`,
         }),
         ...(orthanc && {
           order:
