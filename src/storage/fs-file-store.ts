@@ -57,6 +57,11 @@ const SYNC_WRITE_MAX_BYTES = 256 * 1024;
  * for one disk read; larger reads go to the pool so that never lasts long.
  */
 const SYNC_READ_MAX_BYTES = 1024 * 1024;
+/**
+ * Directories whose durability is remembered (a study's and a series'): one forgotten costs an fsync of
+ * its parent the next time something is placed in it.
+ */
+const MAX_KNOWN_DIRS = 4096;
 
 const fsyncAsync = promisify(fsync);
 
@@ -69,6 +74,15 @@ function writevAsync(fd: number, buffers: Buffer[]): Promise<number> {
     fs.writev(fd, buffers, (error, bytesWritten) => (error ? reject(error) : resolve(bytesWritten))),
   );
 }
+
+/** A directory of the store: when it exists, and when its entry and those above it are durable. */
+interface DirectoryState {
+  exists: Promise<void>;
+  durable: Promise<void>;
+  settled: boolean;
+}
+
+const READY: DirectoryState = { exists: Promise.resolve(), durable: Promise.resolve(), settled: true };
 
 /** A placed object's content, while its file is not durable yet. */
 export interface UnsyncedContent {
@@ -84,7 +98,11 @@ export interface FsFileStoreOptions {
 }
 
 export class FsFileStore implements FileStore {
-  private readonly syncedDirs = new Set<string>();
+  /**
+   * Directories this store has made or met: when each exists, and when its entry and every entry on the
+   * way up to the root are durable (see `directory`).
+   */
+  private readonly dirs = new Map<string, DirectoryState>();
   private readonly fsync: boolean;
   private readonly directories = new DirectorySync();
   private closed = false;
@@ -246,7 +264,8 @@ export class FsFileStore implements FileStore {
   async place(tempPath: string, key: string, unsynced?: UnsyncedContent): Promise<string> {
     const path = this.pathOf(key);
     const dir = dirname(path);
-    await this.ensureDir(dir);
+    const directory = this.directory(dir);
+    await directory.exists;
     let syncFile = this.fsync ? unsynced?.sync : undefined;
     let marker = syncFile && this.markerOf(key, unsynced!.digest);
     if (syncFile && !marker) {
@@ -278,7 +297,11 @@ export class FsFileStore implements FileStore {
       syncFile = this.fsync ? () => fsyncPath(path) : undefined;
     }
     try {
-      await Promise.all([syncFile?.(), this.fsync ? this.directories.sync(dir) : undefined]);
+      await Promise.all([
+        syncFile?.(),
+        this.fsync ? this.directories.sync(dir) : undefined,
+        directory.durable,
+      ]);
     } catch (error) {
       // Not durable, so never acknowledged: the object goes, the marker with the caller's abort.
       await rm(path, { force: true }).catch(() => undefined);
@@ -330,16 +353,72 @@ export class FsFileStore implements FileStore {
     return !(await hashStoredObject(this, key)).sha256.startsWith(digest);
   }
 
-  private async ensureDir(dir: string): Promise<void> {
-    if (this.syncedDirs.has(dir)) return;
-    const created = await mkdir(dir, { recursive: true });
-    if (created && this.fsync) {
-      // Every newly created directory's entry lives in its parent: fsync from the top one down.
-      const newDirs: string[] = [];
-      for (let d = dir; d.length >= created.length; d = dirname(d)) newDirs.unshift(d);
-      for (const d of newDirs) await this.directories.sync(dirname(d));
+  /**
+   * Makes `dir` and any missing parents with one mkdir, and tells when they exist and when all their
+   * entries are durable. The fsyncs of the parents run at once, not one after another: each new
+   * directory's entry lives in its parent, and they need only all be durable before the placement is
+   * acknowledged. A directory found already there gets its parent fsynced once too, in case whoever made
+   * it had not got that far. Every directory on the way is registered before the first await, so a
+   * placement into a directory another one is still making waits for the same mkdir and fsyncs.
+   */
+  private directory(dir: string): DirectoryState {
+    const known = this.dirs.get(dir);
+    if (known) {
+      // Most recently used last, so the oldest is evicted first.
+      this.dirs.delete(dir);
+      this.dirs.set(dir, known);
+      return known;
     }
-    this.syncedDirs.add(dir);
+    if (this.isRoot(dir)) return READY;
+    // The directories from the nearest one known (or the root) down to `dir`.
+    const missing: string[] = [];
+    let ancestor: DirectoryState | undefined;
+    for (let above = dir; !ancestor; above = dirname(above)) {
+      ancestor = this.isRoot(above) ? READY : this.dirs.get(above);
+      if (!ancestor) missing.unshift(above);
+    }
+    const made = ancestor.exists.then(() => mkdir(dir, { recursive: true })).then(() => undefined);
+    let parentDurable = ancestor.durable;
+    let state = ancestor;
+    for (const d of missing) {
+      const durable = this.fsync
+        ? Promise.all([made.then(() => this.directories.sync(dirname(d))), parentDurable]).then(
+            () => undefined,
+          )
+        : Promise.all([made, parentDurable]).then(() => undefined);
+      state = { exists: made, durable, settled: false };
+      this.remember(d, state);
+      parentDurable = durable;
+    }
+    return state;
+  }
+
+  /** The root itself is the operator's; relative() also covers a root given as "./data" or "data/". */
+  private isRoot(dir: string): boolean {
+    return relative(this.root, dir) === '' || dirname(dir) === dir;
+  }
+
+  private remember(dir: string, state: DirectoryState): void {
+    this.dirs.set(dir, state);
+    state.durable.then(
+      () => {
+        state.settled = true;
+        this.evictDirs();
+      },
+      // Not made or not durable: the next placement here tries again.
+      () => {
+        if (this.dirs.get(dir) === state) this.dirs.delete(dir);
+      },
+    );
+  }
+
+  /** Forgets the least recently used directories already durable, beyond MAX_KNOWN_DIRS. */
+  private evictDirs(): void {
+    if (this.dirs.size <= MAX_KNOWN_DIRS) return;
+    for (const [dir, entry] of this.dirs) {
+      if (this.dirs.size <= MAX_KNOWN_DIRS) break;
+      if (entry.settled) this.dirs.delete(dir);
+    }
   }
 }
 

@@ -4,7 +4,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import fs, { mkdtempSync, rmSync } from 'node:fs';
 import { mkdir, open, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import type { Readable } from 'node:stream';
 import { FsFileStore } from '../../../src/storage/fs-file-store.js';
 
@@ -140,6 +140,56 @@ test('with fsync on, commits into new nested directories and existing ones', asy
   assert.deepEqual(await listAll(store), ['x/other.dcm', 'x/y/z/a.dcm', 'x/y/z/b.dcm']);
   await store.checkWritable();
   assert.deepEqual(await tempFiles(store), []);
+});
+
+/** Stands in for the store's directory fsyncs: records each, and holds those of `held` until released. */
+function directorySyncs(store: FsFileStore, held: string[] = [], failOnce: string[] = []) {
+  const requested: string[] = [];
+  const waiting: (() => void)[] = [];
+  const failing = new Set(failOnce);
+  (store as unknown as { directories: { sync(dir: string): Promise<void> } }).directories = {
+    sync(dir: string): Promise<void> {
+      const name = relative(store.root, dir) || '.';
+      requested.push(name);
+      if (failing.delete(name)) return Promise.reject(new Error(`EIO syncing ${name}`));
+      if (!held.includes(name)) return Promise.resolve();
+      return new Promise((resolve) => waiting.push(resolve));
+    },
+  };
+  return { requested, release: () => waiting.splice(0).forEach((resolve) => resolve()) };
+}
+
+test('new directories: the parent of every new entry is fsynced, all at once, before any commit in them returns', async () => {
+  const store = await newStore(true);
+  // Hold the fsync that makes study S's entry durable: nothing placed under S may return before it.
+  const syncs = directorySyncs(store, ['files']);
+  let returned = 0;
+  const commits = ['files/S/X1/a.dcm', 'files/S/X2/b.dcm', 'files/S/X1/c.dcm'].map(async (key) => {
+    await writeObject(store, randomBytes(100), key);
+    returned++;
+  });
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.equal(returned, 0, 'a commit returned while its study directory entry was not durable');
+  // The fsyncs below the held one did not wait for it.
+  for (const dir of ['.', 'files', 'files/S', 'files/S/X1', 'files/S/X2']) {
+    assert.ok(syncs.requested.includes(dir), `${dir} fsynced (requested: ${syncs.requested.join(', ')})`);
+  }
+  syncs.release();
+  await Promise.all(commits);
+  assert.deepEqual(await listAll(store), ['files/S/X1/a.dcm', 'files/S/X1/c.dcm', 'files/S/X2/b.dcm']);
+  // Each parent fsynced once for its new entries; the leaf directories once per commit.
+  const count = (dir: string) => syncs.requested.filter((d) => d === dir).length;
+  assert.deepEqual([count('.'), count('files'), count('files/S')], [1, 1, 2]);
+  assert.deepEqual([count('files/S/X1'), count('files/S/X2')], [2, 1]);
+});
+
+test('a directory whose entry could not be made durable is tried again by the next commit', async () => {
+  const store = await newStore(true);
+  const syncs = directorySyncs(store, [], ['files/S']);
+  await assert.rejects(writeObject(store, randomBytes(10), 'files/S/X/a.dcm'), /EIO syncing files\/S/);
+  await writeObject(store, randomBytes(10), 'files/S/X/b.dcm');
+  assert.equal(syncs.requested.filter((d) => d === 'files/S').length, 2);
+  assert.deepEqual(await listAll(store), ['files/S/X/b.dcm']);
 });
 
 test('a commit never replaces an existing key: EEXIST, the first object is unchanged', async () => {
