@@ -369,7 +369,6 @@ export class FsFileStore implements FileStore {
       this.dirs.set(dir, known);
       return known;
     }
-    if (this.isRoot(dir)) return READY;
     // The directories from the nearest one known (or the root) down to `dir`.
     const missing: string[] = [];
     let ancestor: DirectoryState | undefined;
@@ -377,6 +376,7 @@ export class FsFileStore implements FileStore {
       ancestor = this.isRoot(above) ? READY : this.dirs.get(above);
       if (!ancestor) missing.unshift(above);
     }
+    if (missing.length === 0) return ancestor;
     const made = ancestor.exists.then(() => mkdir(dir, { recursive: true })).then(() => undefined);
     let parentDurable = ancestor.durable;
     let state = ancestor;
