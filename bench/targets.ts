@@ -109,6 +109,9 @@ export async function stopChild(child: ChildProcess, graceMs = 30_000): Promise<
   clearTimeout(timer);
 }
 
+/** glibc's allocator settings, as `npm start` runs the gateway (README, Running). */
+const GLIBC_MEMORY_ENV = { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '1048576' };
+
 export async function startGatewayTarget(options: {
   dataDir: string;
   httpPort: number;
@@ -144,8 +147,7 @@ export async function startGatewayTarget(options: {
   const nodeArgs = options.cpuProfileDir ? ['--cpu-prof', '--cpu-prof-dir', options.cpuProfileDir] : [];
   const child = spawn(process.execPath, [...nodeArgs, options.cli, 'serve', '--config', configFile], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    // As `npm start` runs it (README, Running).
-    env: { ...process.env, MALLOC_ARENA_MAX: '2' },
+    env: { ...process.env, ...GLIBC_MEMORY_ENV },
   });
   child.stdout!.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-20_000)));
   child.stderr!.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-20_000)));
@@ -174,7 +176,9 @@ export async function startGatewayTarget(options: {
       maxPdu: String(options.maxPduLength),
       tcpNoDelay: 'on (every DIMSE and HTTP socket)',
       metadata: 'DICOM JSON stored at ingest, cached in memory (64 MB LRU)',
-      memory: 'glibc MALLOC_ARENA_MAX=2, as npm start sets it',
+      memory: `glibc ${Object.entries(GLIBC_MEMORY_ENV)
+        .map(([name, value]) => `${name}=${value}`)
+        .join(' ')}, as npm start sets them`,
       other: 'default configuration otherwise (audit log, render cache 128 MB, log level warn)',
     },
     stop: () => stopChild(child),
