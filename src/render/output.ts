@@ -123,7 +123,11 @@ export async function encodeImage(
   if (mediaType === 'image/jpeg') {
     const q = Math.min(100, Math.max(1, Math.round(quality ?? DEFAULT_JPEG_QUALITY)));
     // High qualities keep full chroma resolution (burned-in text and colour overlays stay sharp).
-    bytes = await image.jpeg({ quality: q, chromaSubsampling: q >= 90 ? '4:4:4' : '4:2:0' }).toBuffer();
+    // Standard Huffman tables, as libjpeg's default: sharp's optimised ones make the file about a tenth
+    // smaller but double the encoding time, which is most of a cold render of a large image.
+    bytes = await image
+      .jpeg({ quality: q, chromaSubsampling: q >= 90 ? '4:4:4' : '4:2:0', optimiseCoding: false })
+      .toBuffer();
   } else {
     bytes = await image.png({ compressionLevel: 6 }).toBuffer();
   }
