@@ -381,11 +381,8 @@ export class FsFileStore implements FileStore {
     let parentDurable = ancestor.durable;
     let state = ancestor;
     for (const d of missing) {
-      const durable = this.fsync
-        ? Promise.all([made.then(() => this.directories.sync(dirname(d))), parentDurable]).then(
-            () => undefined,
-          )
-        : Promise.all([made, parentDurable]).then(() => undefined);
+      const entrySynced = this.fsync ? made.then(() => this.directories.sync(dirname(d))) : made;
+      const durable = Promise.all([entrySynced, parentDurable]).then(() => undefined);
       state = { exists: made, durable, settled: false };
       this.remember(d, state);
       parentDurable = durable;
