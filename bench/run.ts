@@ -3,29 +3,13 @@
  * gateway (and with --peer orthanc, Orthanc) on temporary storage, runs the phases against each in the
  * same run with the same client code, and prints and writes the results (bench/results/).
  *
- * Options:
- *   --phases a,b,c            phases to run (default: all): stow, stow-batch, cstore, cstore-4, metadata,
- *                             frames, rendered, rendered-images, retrieve, cmove, rss1g, qido, growth
- *   --peer orthanc            run every phase against Orthanc too and print gateway/Orthanc ratios
- *   --smoke                   tiny sizes, for CI: proves the script runs, measures nothing useful
- *   --instances <n>           instances per ingest phase (default 1000)
- *   --metadata-instances <n>  instances of the metadata phase's series (default 1000)
- *   --qido-studies <a,b>      index sizes (studies) of the qido phase (default 10000,100000)
- *   --growth-instances <n>    index size of the last growth checkpoint (default 100000; 1000000 works)
- *   --peer-max-instances <n>  index sizes above this are measured on the gateway only (default 100000)
- *   --rss-mb <n>              megabytes ingested per door in rss1g (default 1024)
- *   --clients <n>             concurrent clients of frames and rendered (default 6, like a browser)
- *   --fill-clients <n>        concurrent STOW requests (100 instances each) filling the index (default 8)
- *   --orthanc-metadata <mode> DICOMweb plugin metadata mode: Extrapolate (default), Full, MainDicomTags
- *   --cpu-prof <dir>          run the gateway under node --cpu-prof, profile written to <dir> at exit
- *   --out <dir>               where to write results (default bench/results)
- *   --keep                    keep the temporary data directories (printed at the end)
+ * `npm run bench -- --help` prints the options (see usage()).
  */
 import { execFile } from 'node:child_process';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
-import { parseArgs, promisify } from 'node:util';
+import { parseArgs, promisify, type ParseArgsConfig } from 'node:util';
 import { chartPng, chartSvg } from './chart.js';
 import { Context, DEFAULT_SIZES, SMOKE_SIZES, type Sizes } from './context.js';
 import { writeInstances, type CorpusFile } from './corpus.js';
@@ -49,6 +33,11 @@ import { framesPhase, metadataPhase, renderedPhase, retrievePhase } from './phas
 import { consoleSummary, markdown, type Report } from './report.js';
 import type { PhaseResult } from './stats.js';
 import { freePort, startGatewayTarget, type MoveConfig, type Target } from './targets.js';
+
+/** A mistake in the command line: reported in one line with a pointer to --help, without a stack. */
+class UsageError extends Error {}
+/** A tool the run needs is missing: reported in one line, saying how to install it. */
+class SetupError extends Error {}
 
 const MAX_PDU = 65536;
 /** Phases whose rates the disk's durable-store pace bounds. */
@@ -99,6 +88,34 @@ export const PHASES: Phase[] = [
       selected.includes('qido') ? [] : indexWalk(t, c, { qido: false, growth: true }),
   },
 ];
+
+/** What --help prints. */
+function usage(): string {
+  const names = PHASES.map((p) => p.name);
+  const lines: string[] = [];
+  for (let i = 0; i < names.length; i += 7) lines.push(names.slice(i, i + 7).join(', '));
+  const phaseList = lines.map((line) => `${' '.repeat(28)}${line}`).join(',\n');
+  return `Usage: npm run bench [-- options]
+
+  --phases a,b,c            phases to run (default: all):
+${phaseList}
+  --peer orthanc            run every phase against Orthanc too and print gateway/Orthanc ratios
+  --smoke                   tiny sizes, for CI: proves the script runs, measures nothing useful
+  --instances <n>           instances per ingest phase (default 1000)
+  --metadata-instances <n>  instances of the metadata phase's series (default 1000)
+  --qido-studies <a,b>      index sizes (studies) of the qido phase (default 10000,100000)
+  --growth-instances <n>    index size of the last growth checkpoint (default 100000; 1000000 works)
+  --peer-max-instances <n>  index sizes above this are measured on the gateway only (default 100000)
+  --rss-mb <n>              megabytes ingested per door in rss1g (default 1024)
+  --clients <n>             concurrent clients of frames and rendered (default 6, like a browser)
+  --fill-clients <n>        concurrent STOW requests (100 instances each) filling the index (default 8)
+  --orthanc-metadata <mode> DICOMweb plugin metadata mode: Extrapolate (default), Full, MainDicomTags
+  --cpu-prof <dir>          run the gateway under node --cpu-prof, profile written to <dir> at exit
+  --out <dir>               where to write results (default bench/results)
+  --keep                    keep the temporary data directories (printed at the end)
+  -h, --help                print this and exit
+`;
+}
 
 /**
  * Each server ingests a corpus of its own before the first ingest phase, unmeasured: half through STOW
@@ -151,7 +168,9 @@ function isCi(): boolean {
 function positive(name: string, value: string | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   const n = Number(value.replaceAll('_', ''));
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name} must be a positive integer, not "${value}"`);
+  if (!Number.isInteger(n) || n <= 0) {
+    throw new UsageError(`--${name} must be a positive integer, not "${value}"`);
+  }
   return n;
 }
 
@@ -174,7 +193,7 @@ function sizesFrom(values: Record<string, string | boolean | undefined>): Sizes 
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
+  const { values } = parseCommandLine({
     options: {
       phases: { type: 'string' },
       instances: { type: 'string' },
@@ -191,30 +210,37 @@ async function main(): Promise<void> {
       peer: { type: 'string' },
       out: { type: 'string' },
       keep: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
     },
   });
+  if (values.help) {
+    process.stdout.write(usage());
+    return;
+  }
   const smoke = values.smoke ?? false;
   const sizes = sizesFrom(values);
   const selected = values.phases ? values.phases.split(',') : PHASES.map((p) => p.name);
   for (const name of selected) {
     if (!PHASES.some((p) => p.name === name)) {
-      throw new Error(`unknown phase "${name}"; phases: ${PHASES.map((p) => p.name).join(', ')}`);
+      throw new UsageError(`unknown phase "${name}"; phases: ${PHASES.map((p) => p.name).join(', ')}`);
     }
   }
-  if (values.peer && values.peer !== 'orthanc') throw new Error(`unknown peer "${values.peer}"`);
+  if (values.peer && values.peer !== 'orthanc') throw new UsageError(`unknown peer "${values.peer}"`);
   if (values.peer && !orthancInstalled()) {
-    throw new Error('--peer orthanc: Orthanc is not installed (apt-get install -y orthanc orthanc-dicomweb)');
+    throw new SetupError(
+      '--peer orthanc: Orthanc is not installed (apt-get install -y orthanc orthanc-dicomweb)',
+    );
   }
   const metadataMode = (values['orthanc-metadata'] ?? 'Extrapolate') as OrthancMetadataMode;
   if (!['Extrapolate', 'Full', 'MainDicomTags'].includes(metadataMode)) {
-    throw new Error(`--orthanc-metadata must be Extrapolate, Full or MainDicomTags`);
+    throw new UsageError(`--orthanc-metadata must be Extrapolate, Full or MainDicomTags`);
   }
   const missing = missingDcmtk();
   const needDcmtk = selected.filter((name) =>
     ['cstore', 'cstore-4', 'cmove', 'rss1g', 'growth'].includes(name),
   );
   if (missing.length && needDcmtk.length && isCi()) {
-    throw new Error(`dcmtk missing (${missing.join(', ')}) and CI is set: apt-get install -y dcmtk`);
+    throw new SetupError(`dcmtk missing (${missing.join(', ')}) and CI is set: apt-get install -y dcmtk`);
   }
 
   const workDir = join(os.tmpdir(), `dicomweb-bench-${process.pid}`);
@@ -420,7 +446,24 @@ function qidoMismatches(results: PhaseResult[]): string[] {
   return notes;
 }
 
+/** parseArgs, with its complaints (an unknown option, a missing value) turned into usage errors. */
+function parseCommandLine<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
+  try {
+    return parseArgs(config);
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS_')) {
+      throw new UsageError((error as Error).message);
+    }
+    throw error;
+  }
+}
+
 main().catch((error: unknown) => {
-  console.error(error);
+  if (error instanceof UsageError) {
+    console.error(`bench: ${error.message}\n(npm run bench -- --help lists the options)`);
+    process.exit(2);
+  }
+  console.error(error instanceof SetupError ? `bench: ${error.message}` : error);
   process.exit(1);
 });

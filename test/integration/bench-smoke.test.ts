@@ -101,3 +101,49 @@ test('npm run bench -- --smoke runs every phase and writes JSON, Markdown and a 
   const png = await readFile(join(out, 'latest.png'));
   assert.deepEqual([...png.subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47]);
 });
+
+/** Runs the bench script with these arguments; resolves to its exit code and output, whatever the code. */
+async function bench(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await execFile(
+      process.execPath,
+      ['--import', 'tsx', join('bench', 'run.ts'), ...args],
+      {
+        cwd: PROJECT_ROOT,
+        timeout: 60_000,
+      },
+    );
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failed = error as { code?: number; stdout?: string; stderr?: string };
+    return { code: failed.code ?? -1, stdout: failed.stdout ?? '', stderr: failed.stderr ?? '' };
+  }
+}
+
+test('npm run bench -- --help lists every phase and option, and starts nothing', async () => {
+  const { code, stdout } = await bench(['--help']);
+  assert.equal(code, 0);
+  assert.match(stdout, /^Usage: npm run bench/);
+  for (const phase of ALL_PHASES) assert.match(stdout, new RegExp(`\\b${phase}\\b`), `phase ${phase} listed`);
+  for (const option of ['--phases', '--peer', '--smoke', '--instances', '--cpu-prof', '--out', '--keep']) {
+    assert.ok(stdout.includes(option), `${option} listed`);
+  }
+  assert.deepEqual(await bench(['-h']).then((r) => [r.code, r.stdout]), [0, stdout]);
+});
+
+test('a mistake on the bench command line is one line naming it and exit code 2, not a stack trace', async () => {
+  for (const [args, said] of [
+    [['--bogus'], /Unknown option '--bogus'/],
+    [['--phases', 'stow,nope'], /unknown phase "nope"; phases: stow, stow-batch/],
+    [['--instances', 'many'], /--instances must be a positive integer, not "many"/],
+    [['--instances'], /argument missing/],
+    [['--peer', 'dcm4chee'], /unknown peer "dcm4chee"/],
+  ] as const) {
+    const { code, stdout, stderr } = await bench([...args]);
+    assert.equal(code, 2, `${args.join(' ')}: exit code`);
+    assert.match(stderr, said, `${args.join(' ')}: says what is wrong`);
+    assert.match(stderr, /npm run bench -- --help lists the options/);
+    assert.doesNotMatch(stderr, /^\s+at /m, `${args.join(' ')}: no stack trace`);
+    assert.equal(stdout, '');
+  }
+});
