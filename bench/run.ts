@@ -89,32 +89,90 @@ export const PHASES: Phase[] = [
   },
 ];
 
-/** What --help prints. */
-function usage(): string {
-  const names = PHASES.map((p) => p.name);
-  const lines: string[] = [];
-  for (let i = 0; i < names.length; i += 7) lines.push(names.slice(i, i + 7).join(', '));
-  const phaseList = lines.map((line) => `${' '.repeat(28)}${line}`).join(',\n');
-  return `Usage: npm run bench [-- options]
+/**
+ * The command line: each option's parseArgs setting, with what --help says of it (`arg` names its value).
+ * One table, so that an option cannot be accepted without being listed, or listed without being accepted.
+ */
+const OPTIONS = {
+  phases: { type: 'string', arg: 'a,b,c', help: 'phases to run (default: all):' },
+  peer: {
+    type: 'string',
+    arg: 'orthanc',
+    help: 'run every phase against Orthanc too and print gateway/Orthanc ratios',
+  },
+  smoke: { type: 'boolean', help: 'tiny sizes, for CI: proves the script runs, measures nothing useful' },
+  instances: {
+    type: 'string',
+    arg: '<n>',
+    help: `instances per ingest phase (default ${DEFAULT_SIZES.instances})`,
+  },
+  'metadata-instances': {
+    type: 'string',
+    arg: '<n>',
+    help: `instances of the metadata phase's series (default ${DEFAULT_SIZES.metadataInstances})`,
+  },
+  'qido-studies': {
+    type: 'string',
+    arg: '<a,b>',
+    help: `index sizes (studies) of the qido phase (default ${DEFAULT_SIZES.qidoStudies.join(',')})`,
+  },
+  'growth-instances': {
+    type: 'string',
+    arg: '<n>',
+    help: `index size of the last growth checkpoint (default ${DEFAULT_SIZES.growthInstances}; 1000000 works)`,
+  },
+  'peer-max-instances': {
+    type: 'string',
+    arg: '<n>',
+    help: `index sizes above this are measured on the gateway only (default ${DEFAULT_SIZES.peerMaxInstances})`,
+  },
+  'rss-mb': {
+    type: 'string',
+    arg: '<n>',
+    help: `megabytes ingested per door in rss1g (default ${DEFAULT_SIZES.rssMegabytes})`,
+  },
+  clients: {
+    type: 'string',
+    arg: '<n>',
+    help: `concurrent clients of frames and rendered (default ${DEFAULT_SIZES.clients}, like a browser)`,
+  },
+  'fill-clients': {
+    type: 'string',
+    arg: '<n>',
+    help: `concurrent STOW requests (100 instances each) filling the index (default ${DEFAULT_SIZES.fillClients})`,
+  },
+  'orthanc-metadata': {
+    type: 'string',
+    arg: '<mode>',
+    help: 'DICOMweb plugin metadata mode: Extrapolate (default), Full, MainDicomTags',
+  },
+  'cpu-prof': {
+    type: 'string',
+    arg: '<dir>',
+    help: 'run the gateway under node --cpu-prof, profile written to <dir> at exit',
+  },
+  out: { type: 'string', arg: '<dir>', help: 'where to write results (default bench/results)' },
+  keep: { type: 'boolean', help: 'keep the temporary data directories (printed at the end)' },
+  help: { type: 'boolean', short: 'h', help: 'print this and exit' },
+} as const satisfies Record<
+  string,
+  { type: 'string' | 'boolean'; short?: string; arg?: string; help: string }
+>;
 
-  --phases a,b,c            phases to run (default: all):
-${phaseList}
-  --peer orthanc            run every phase against Orthanc too and print gateway/Orthanc ratios
-  --smoke                   tiny sizes, for CI: proves the script runs, measures nothing useful
-  --instances <n>           instances per ingest phase (default 1000)
-  --metadata-instances <n>  instances of the metadata phase's series (default 1000)
-  --qido-studies <a,b>      index sizes (studies) of the qido phase (default 10000,100000)
-  --growth-instances <n>    index size of the last growth checkpoint (default 100000; 1000000 works)
-  --peer-max-instances <n>  index sizes above this are measured on the gateway only (default 100000)
-  --rss-mb <n>              megabytes ingested per door in rss1g (default 1024)
-  --clients <n>             concurrent clients of frames and rendered (default 6, like a browser)
-  --fill-clients <n>        concurrent STOW requests (100 instances each) filling the index (default 8)
-  --orthanc-metadata <mode> DICOMweb plugin metadata mode: Extrapolate (default), Full, MainDicomTags
-  --cpu-prof <dir>          run the gateway under node --cpu-prof, profile written to <dir> at exit
-  --out <dir>               where to write results (default bench/results)
-  --keep                    keep the temporary data directories (printed at the end)
-  -h, --help                print this and exit
-`;
+/** What --help prints: OPTIONS, with the phase list under --phases. */
+function usage(): string {
+  const column = 28;
+  const names = PHASES.map((p) => p.name);
+  const phaseLines: string[] = [];
+  for (let i = 0; i < names.length; i += 7) phaseLines.push(names.slice(i, i + 7).join(', '));
+  const lines = Object.entries(OPTIONS).flatMap(([name, option]) => {
+    const short = 'short' in option ? `-${option.short}, ` : '';
+    const arg = 'arg' in option ? ` ${option.arg}` : '';
+    const line = `  ${`${short}--${name}${arg}`.padEnd(column - 3)} ${option.help}`;
+    if (name !== 'phases') return [line];
+    return [line, phaseLines.map((l) => `${' '.repeat(column)}${l}`).join(',\n')];
+  });
+  return `Usage: npm run bench [-- options]\n\n${lines.join('\n')}\n`;
 }
 
 /**
@@ -193,26 +251,7 @@ function sizesFrom(values: Record<string, string | boolean | undefined>): Sizes 
 }
 
 async function main(): Promise<void> {
-  const { values } = parseCommandLine({
-    options: {
-      phases: { type: 'string' },
-      instances: { type: 'string' },
-      'metadata-instances': { type: 'string' },
-      'qido-studies': { type: 'string' },
-      'growth-instances': { type: 'string' },
-      'peer-max-instances': { type: 'string' },
-      'rss-mb': { type: 'string' },
-      clients: { type: 'string' },
-      'fill-clients': { type: 'string' },
-      'orthanc-metadata': { type: 'string' },
-      'cpu-prof': { type: 'string' },
-      smoke: { type: 'boolean' },
-      peer: { type: 'string' },
-      out: { type: 'string' },
-      keep: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
+  const { values } = parseCommandLine({ options: OPTIONS });
   if (values.help) {
     process.stdout.write(usage());
     return;
