@@ -109,8 +109,20 @@ export async function stopChild(child: ChildProcess, graceMs = 30_000): Promise<
   clearTimeout(timer);
 }
 
-/** glibc's allocator settings, as `npm start` runs the gateway (README, Running). */
-const GLIBC_MEMORY_ENV = { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '1048576' };
+/**
+ * glibc's allocator settings, read from the `npm start` script (README, Running), so that the bench runs
+ * the gateway as users do and the two cannot drift apart.
+ */
+const GLIBC_MEMORY_ENV: Record<string, string> = Object.fromEntries(
+  [...startScript().matchAll(/\b(MALLOC_\w+)=(\S+)/g)].map(([, name, value]) => [name!, value!]),
+);
+
+function startScript(): string {
+  const manifest = JSON.parse(readFileSync(join(import.meta.dirname, '..', 'package.json'), 'utf8')) as {
+    scripts: { start: string };
+  };
+  return manifest.scripts.start;
+}
 
 export async function startGatewayTarget(options: {
   dataDir: string;

@@ -69,6 +69,11 @@ test('npm run bench -- --smoke runs every phase and writes JSON, Markdown and a 
   assert.equal(report.smoke, true);
   assert.deepEqual(report.phases, ALL_PHASES);
   assert.ok(report.settings.gateway?.fsync, 'the gateway fairness settings are stated');
+  assert.match(
+    report.settings.gateway?.memory ?? '',
+    /MALLOC_ARENA_MAX=\d+/,
+    'the allocator settings are the ones npm start sets',
+  );
   assert.match(report.settings.client?.warmup ?? '', /4 instances .* not measured/, 'the warm-up is stated');
 
   for (const phase of ALL_PHASES) {
