@@ -109,4 +109,8 @@ export const MIGRATIONS: string[] = [
     file_key TEXT PRIMARY KEY
   );
   `,
+  // Metadata is LZ4-compressed from here on; rows written before keep raw deflate (see metadata-codec.ts).
+  `
+  ALTER TABLE instances ADD COLUMN metadata_codec TEXT NOT NULL DEFAULT 'deflate';
+  `,
 ];

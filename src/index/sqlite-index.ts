@@ -3,7 +3,6 @@
  * and ModalitiesInStudy are kept current inside it, so readers never see a half-applied instance.
  */
 import Database from 'better-sqlite3';
-import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { GatewayError } from '../errors.js';
 import type { QueryResult, QuerySpec } from '../query/query-model.js';
 import { personNameFuzzyKey, personNameMatchKey } from '../query/normalize.js';
@@ -14,6 +13,7 @@ import type {
   InstanceStorage,
   StoredInstanceRef,
 } from './index-store.js';
+import { decodeMetadata, encodeMetadata, METADATA_CODEC } from './metadata-codec.js';
 import { MIGRATIONS } from './schema.js';
 import { runQuery } from './sqlite-query.js';
 import { StatementCache } from './statement-cache.js';
@@ -175,10 +175,10 @@ export class SqliteIndex implements IndexStore {
       insertInstance: db.prepare(`
         INSERT INTO instances (series_pk, sop_uid, sop_class_uid, instance_number, rows, columns, bits_allocated,
           number_of_frames, photometric, content_date, content_time, transfer_syntax, file_key, file_size, sha256,
-          dataset_sha256, dataset_offset, deflated, frames, bulk, metadata, received_at, door, calling_ae)
+          dataset_sha256, dataset_offset, deflated, frames, bulk, metadata, metadata_codec, received_at, door, calling_ae)
         VALUES (@seriesPk, @sopUid, @sopClassUid, @instanceNumber, @rows, @columns, @bitsAllocated, @numberOfFrames,
           @photometric, @contentDate, @contentTime, @transferSyntax, @fileKey, @fileSize, @sha256, @datasetSha256, @datasetOffset,
-          @deflated, @frames, @bulk, @metadata, @now, @door, @callingAe)`),
+          @deflated, @frames, @bulk, @metadata, @metadataCodec, @now, @door, @callingAe)`),
       bumpSeries: db.prepare(
         `UPDATE series SET num_instances = num_instances + ?, updated_at = ? WHERE pk = ?`,
       ),
@@ -190,7 +190,7 @@ export class SqliteIndex implements IndexStore {
           (SELECT DISTINCT modality FROM series WHERE study_pk = @pk AND modality IS NOT NULL AND modality <> ''
            ORDER BY modality)), '') WHERE pk = @pk`),
       getInstance: db.prepare(`SELECT ${INSTANCE_COLUMNS} ${INSTANCE_JOIN} WHERE i.sop_uid = ?`),
-      getMetadata: db.prepare(`SELECT metadata FROM instances WHERE sop_uid = ?`),
+      getMetadata: db.prepare(`SELECT metadata, metadata_codec FROM instances WHERE sop_uid = ?`),
       deleteInstance: db.prepare(`DELETE FROM instances WHERE pk = ?`),
       seriesOf: db.prepare(`SELECT study_pk, num_instances FROM series WHERE pk = ?`),
       studyOf: db.prepare(`SELECT patient_pk, num_instances FROM studies WHERE pk = ?`),
@@ -346,7 +346,8 @@ export class SqliteIndex implements IndexStore {
       deflated: storage.deflated ? 1 : 0,
       frames: JSON.stringify(storage.frames),
       bulk: JSON.stringify(storage.bulk),
-      metadata: deflateRawSync(record.metadataJson),
+      metadata: encodeMetadata(record.metadataJson),
+      metadataCodec: METADATA_CODEC,
       now,
       door: record.source.door,
       callingAe: record.source.callingAETitle ?? null,
@@ -410,10 +411,10 @@ export class SqliteIndex implements IndexStore {
   listMetadata(scope: Scope): string[] {
     const { where, params } = scopeFilter(scope);
     const rows = this.cached
-      .get(`SELECT i.metadata ${INSTANCE_JOIN} WHERE ${where} ${INSTANCE_ORDER}`)
+      .get(`SELECT i.metadata, i.metadata_codec ${INSTANCE_JOIN} WHERE ${where} ${INSTANCE_ORDER}`)
       .raw()
-      .all(...params) as [Buffer][];
-    return rows.map(([blob]) => inflateRawSync(blob).toString('utf8'));
+      .all(...params) as [Buffer, string][];
+    return rows.map(([blob, codec]) => decodeMetadata(blob, codec));
   }
 
   scopeVersion(scope: Scope): string | undefined {
@@ -426,8 +427,9 @@ export class SqliteIndex implements IndexStore {
   }
 
   getMetadata(sopInstanceUid: string): string | undefined {
-    const row = this.statements.getMetadata.get(sopInstanceUid) as { metadata: Buffer } | undefined;
-    return row ? inflateRawSync(row.metadata).toString('utf8') : undefined;
+    const row = this.statements.getMetadata.get(sopInstanceUid) as
+      { metadata: Buffer; metadata_codec: string } | undefined;
+    return row ? decodeMetadata(row.metadata, row.metadata_codec) : undefined;
   }
 
   query(spec: QuerySpec): QueryResult {
