@@ -1,11 +1,14 @@
 /**
  * FileStore on a local filesystem. Objects are written to a temporary file, renamed to a marker naming
  * their key, linked into place, and then the file and its new directory entry are fsynced together; a
- * commit returns only once both are durable, so a committed object survives a crash. The marker names a
- * digest of the content, so that recovery can tell an object a crash caught before its fsync finished
- * (never acknowledged) from a whole one. Only the fsyncs and large writes go through libuv's thread pool;
- * the calls that touch the page cache alone (creating, renaming, linking, closing, small writes, removing
- * the marker) are made inline, where they cost less than a hand-off to the pool and back.
+ * commit returns only once both are durable, so a committed object survives a crash. An object small
+ * enough to be still all in memory at its commit is created under its marker's name instead, and its
+ * bytes are written with O_DSYNC after the link, alongside the directory's fsync. The marker names a
+ * digest of the content, so that recovery can tell an object a crash caught before its bytes were durable
+ * (never acknowledged) from a whole one. Only the fsyncs, durable writes and large writes go through
+ * libuv's thread pool; the calls that touch the page cache alone (creating, renaming, linking, closing,
+ * small writes, removing the marker) are made inline, where they cost less than a hand-off to the pool
+ * and back.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import fs, {
@@ -117,6 +120,11 @@ export class FsFileStore implements FileStore {
     this.fsync = options.fsync ?? true;
   }
 
+  /** Whether commits make files durable (the writer picks how it writes by it). */
+  get syncsFiles(): boolean {
+    return this.fsync;
+  }
+
   async init(): Promise<void> {
     await mkdir(join(this.root, TEMP_DIR), { recursive: true });
   }
@@ -139,11 +147,12 @@ export class FsFileStore implements FileStore {
 
   async createWriter(): Promise<ObjectWriter> {
     if (this.closed) throw new Error('file store is closed');
-    const path = join(this.root, TEMP_DIR, `${this.tempPrefix}-${++this.tempCount}.part`);
-    // Inline, like the other directory-entry calls: through the thread pool, the hand-off and its
-    // wake-up cost the event loop more than creating the file does.
-    const fd = openSync(path, fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_WRONLY, 0o640);
-    return new FsObjectWriter(this, fd, path);
+    return new FsObjectWriter(this, this.tempPath());
+  }
+
+  /** A new temp file's path; the writer creates it when it first writes (see FsObjectWriter). */
+  private tempPath(): string {
+    return join(this.root, TEMP_DIR, `${this.tempPrefix}-${++this.tempCount}.part`);
   }
 
   /** Closes cached directory handles. */
@@ -250,8 +259,9 @@ export class FsFileStore implements FileStore {
   }
 
   async checkWritable(): Promise<void> {
-    const writer = await this.createWriter();
-    await writer.abort();
+    const path = this.tempPath();
+    closeSync(createFile(path));
+    unlinkSync(path);
   }
 
   /**
@@ -286,7 +296,9 @@ export class FsFileStore implements FileStore {
       const code = (error as NodeJS.ErrnoException).code;
       if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') throw withMarker(error);
       // Filesystems without hard links: check, then copy (callers hold a per-instance lock), keeping
-      // the marker until the caller confirms. The copy is made durable on its own.
+      // the marker until the caller confirms. The copy is made durable on its own, and is made only once
+      // the marker has all its content (a writer may write it in its sync).
+      await syncFile?.();
       if (await this.exists(key))
         throw withMarker(Object.assign(new Error(`${key} exists`), { code: 'EEXIST' }));
       await copyFile(marker, path, fsConstants.COPYFILE_EXCL).catch(async (copyError: unknown) => {
@@ -311,7 +323,7 @@ export class FsFileStore implements FileStore {
   }
 
   /** The marker's path for a key (with the content's digest when given), or undefined if too long. */
-  private markerOf(key: string, digest?: string): string | undefined {
+  markerOf(key: string, digest?: string): string | undefined {
     const named = digest ? `${DIGEST_SEPARATOR}${digest.slice(0, MARKER_DIGEST_CHARS)}` : '';
     const name = `${encodeURIComponent(key)}${named}${MARKER_SUFFIX}`;
     return name.length > MAX_NAME_LENGTH ? undefined : join(this.root, TEMP_DIR, name);
@@ -419,8 +431,24 @@ export class FsFileStore implements FileStore {
   }
 }
 
+/** Creates a file for writing, failing if it exists; inline, like the other directory-entry calls. */
+function createFile(path: string, flags = 0): number {
+  return openSync(path, fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_WRONLY | flags, 0o640);
+}
+
+/**
+ * An object's bytes go to a temp file in batches, created at the first batch. An object small enough
+ * never to have filled a batch is still all in memory at its commit: it is then created under its
+ * marker's name, and once linked into place its bytes are written with O_DSYNC by one call in the thread
+ * pool, which makes them durable. That spares the event loop the rename, the inline write and the fsync's
+ * hand-off (a hand-off to the pool costs it some 50 µs here, the calls 30-40 µs each).
+ */
 class FsObjectWriter implements ObjectWriter {
   private readonly hash = createHash('sha256');
+  /** Open once the temp file (or the marker) is created. */
+  private fd: number | undefined;
+  /** The bytes still in memory are written with O_DSYNC in the sync that `place` runs. */
+  private writesDurably = false;
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   /** Bytes accepted by write(), whether or not they have reached the file yet. */
@@ -437,7 +465,6 @@ class FsObjectWriter implements ObjectWriter {
 
   constructor(
     private readonly store: FsFileStore,
-    private readonly fd: number,
     private tempPath: string,
   ) {}
 
@@ -454,8 +481,11 @@ class FsObjectWriter implements ObjectWriter {
     if (this.pendingBytes >= WRITE_BATCH_BYTES) await this.flush();
   }
 
-  private async flush(): Promise<void> {
+  /** Writes out the bytes in memory: inline up to `inlineMax` bytes, in the thread pool beyond. */
+  private async flush(inlineMax = SYNC_WRITE_MAX_BYTES): Promise<void> {
+    this.fd ??= createFile(this.tempPath);
     if (this.pendingBytes === 0) return;
+    const fd = this.fd;
     const buffers = this.pending;
     const total = this.pendingBytes;
     this.pending = [];
@@ -463,11 +493,31 @@ class FsObjectWriter implements ObjectWriter {
     let done = 0;
     while (done < total) {
       const slices = remainingSlices(buffers, done);
-      done +=
-        total - done <= SYNC_WRITE_MAX_BYTES
-          ? writevSync(this.fd, slices)
-          : await this.track(writevAsync(this.fd, slices));
+      done += total - done <= inlineMax ? writevSync(fd, slices) : await this.track(writevAsync(fd, slices));
     }
+  }
+
+  /** Creates the object under its marker's name, to be written with O_DSYNC; false if it cannot be. */
+  private createAsMarker(key: string): boolean {
+    if (this.fd !== undefined || !this.store.syncsFiles || fsConstants.O_DSYNC === undefined) return false;
+    const marker = this.store.markerOf(key, this.digest());
+    if (!marker) return false;
+    try {
+      this.fd = createFile(marker, fsConstants.O_DSYNC);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw error;
+    }
+    this.tempPath = marker;
+    this.writesDurably = true;
+    return true;
+  }
+
+  private async sync(): Promise<void> {
+    // An empty object has no write to carry its inode to the disk.
+    if (this.writesDurably && this.pendingBytes > 0) await this.flush(0);
+    else await this.track(fsyncAsync(this.fd!));
+    this.synced = true;
   }
 
   digest(): string {
@@ -481,18 +531,10 @@ class FsObjectWriter implements ObjectWriter {
     if (this.committed) throw new Error(`already committed as ${this.committed}`);
     // A commit that failed because the key exists may be retried under another key: flush only once.
     if (!this.closed) {
-      await this.flush();
+      if (!this.createAsMarker(key)) await this.flush();
       this.closed = true;
     }
-    const unsynced = this.synced
-      ? undefined
-      : {
-          digest: this.digest(),
-          sync: async () => {
-            await this.track(fsyncAsync(this.fd));
-            this.synced = true;
-          },
-        };
+    const unsynced = this.synced ? undefined : { digest: this.digest(), sync: () => this.sync() };
     try {
       this.tempPath = await this.store.place(this.tempPath, key, unsynced);
       this.committed = key;
@@ -516,7 +558,7 @@ class FsObjectWriter implements ObjectWriter {
   /** Closes the descriptor once no call in the thread pool can still use it (or a file opened after it). */
   private async closeFd(): Promise<void> {
     while (this.inFlight.size > 0) await Promise.allSettled(this.inFlight);
-    if (this.fdClosed) return;
+    if (this.fdClosed || this.fd === undefined) return;
     this.fdClosed = true;
     try {
       // Nothing is left to flush after the fsync, so this takes microseconds: inline, like the open.

@@ -226,6 +226,53 @@ test('after EEXIST the same writer can commit under another key, with the same b
   assert.deepEqual(await listAll(store), ['k1', 'k2']);
 });
 
+test('with fsync on, an object still in memory at commit is created as its marker and written after its link', async () => {
+  const store = await newStore(true);
+  const data = randomBytes(9000);
+  const writer = await store.createWriter();
+  await writer.write(data.subarray(0, 100));
+  await writer.write(data.subarray(100));
+  assert.deepEqual(await tempFiles(store), [], 'nothing is on disk before the commit');
+  await rejectsWithCode(
+    (async () => {
+      await writeObject(store, Buffer.from('taken'), 'files/1/2/taken.dcm');
+      await writer.commit('files/1/2/taken.dcm');
+    })(),
+    'EEXIST',
+  );
+  // Its link failed before any byte was written: the marker is empty, the key's object untouched.
+  const [marker] = await tempFiles(store);
+  assert.equal(marker, `files%2F1%2F2%2Ftaken.dcm+${sha256(data).slice(0, 16)}.placing`);
+  assert.equal((await readFile(join(store.root, 'tmp', marker!))).length, 0);
+  assert.equal(await readFile(join(store.root, 'files/1/2/taken.dcm'), 'utf8'), 'taken');
+  // Committed under another key, it gets all its bytes; the marker (renamed) is the same file.
+  assert.deepEqual(await writer.commit('files/1/2/other.dcm'), { key: 'files/1/2/other.dcm', size: 9000 });
+  assert.deepEqual(await readFile(join(store.root, 'files/1/2/other.dcm')), data);
+  assert.deepEqual(await tempFiles(store), [
+    `files%2F1%2F2%2Fother.dcm+${sha256(data).slice(0, 16)}.placing`,
+  ]);
+  await writer.confirm();
+  assert.deepEqual(await tempFiles(store), []);
+});
+
+test('with fsync on, a durable write that fails fails the commit and leaves nothing under the key', async () => {
+  const store = await newStore(true);
+  const original = fs.writev;
+  fs.writev = ((_fd: number, _buffers: unknown, callback: (error: NodeJS.ErrnoException) => void) =>
+    callback(Object.assign(new Error('no space left on device'), { code: 'ENOSPC' }))) as typeof fs.writev;
+  const writer = await store.createWriter();
+  try {
+    await writer.write(randomBytes(5000));
+    await rejectsWithCode(writer.commit('files/1/2/full.dcm'), 'ENOSPC');
+  } finally {
+    fs.writev = original;
+  }
+  assert.equal(await store.exists('files/1/2/full.dcm'), false);
+  await writer.abort();
+  assert.deepEqual(await tempFiles(store), []);
+  assert.deepEqual(await listAll(store), []);
+});
+
 test('concurrent commits to one key: exactly one wins', async () => {
   const store = await newStore();
   const writers = await Promise.all(Array.from({ length: 8 }, () => store.createWriter()));
@@ -574,7 +621,8 @@ test('cleanTemporary removes leftovers, files and directories, and counts them',
   await mkdir(join(store.root, 'tmp', 'dir', 'sub'), { recursive: true });
   await writeFile(join(store.root, 'tmp', 'dir', 'sub', 'c'), 'z');
   const abandoned = await store.createWriter();
-  await abandoned.write(Buffer.from('crash'));
+  // Past a batch, so that its bytes went to a temp file (smaller objects stay in memory until commit).
+  await abandoned.write(randomBytes(2 * 1024 * 1024));
   assert.equal(await store.cleanTemporary(), 4);
   assert.deepEqual(await tempFiles(store), []);
   assert.equal(await store.cleanTemporary(), 0);
