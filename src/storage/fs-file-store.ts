@@ -268,8 +268,8 @@ export class FsFileStore implements FileStore {
    * Moves a finished temp file into place without replacing anything, and makes that durable. The temp
    * file is first renamed to a marker naming the key, and stays until the caller confirms: a crash between
    * placement and the caller's record leaves the marker for recoverPlacements. A file not durable yet
-   * (`unsynced`) is fsynced after the link, alongside its directory, and its marker names its digest;
-   * should either fsync fail, the object is removed again. Returns the marker's path.
+   * (`unsynced`) is made durable alongside the link and its directory's fsync, and its marker names its
+   * digest; should either fail, the object is removed again. Returns the marker's path.
    */
   async place(tempPath: string, key: string, unsynced?: UnsyncedContent): Promise<string> {
     const path = this.pathOf(key);
@@ -289,16 +289,26 @@ export class FsFileStore implements FileStore {
     if (marker !== tempPath) renameSync(tempPath, marker);
     // From here on the temp file goes by the marker's name, which every error carries for the caller.
     const withMarker = (error: unknown) => Object.assign(error as Error, { marker });
+    // Started before the link: the marker's digest tells recovery a file linked before it was durable.
+    let fileDurable = syncFile?.();
+    fileDurable?.catch(() => undefined);
+    let dirDurable: Promise<void> | undefined;
     // link() fails with EEXIST rather than silently replacing an existing object, unlike rename().
     try {
-      linkSync(marker, path);
+      if (this.fsync)
+        ({ durable: dirDurable } = await this.directories.addEntry(dir, () => linkSync(marker, path)));
+      else linkSync(marker, path);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') throw withMarker(error);
+      if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') {
+        // Nothing of this object is left running when its commit fails: a retry starts from a settled file.
+        await fileDurable?.catch(() => undefined);
+        throw withMarker(error);
+      }
       // Filesystems without hard links: check, then copy (callers hold a per-instance lock), keeping
       // the marker until the caller confirms. The copy is made durable on its own, and is made only once
       // the marker has all its content (a writer may write it in its sync).
-      await syncFile?.();
+      await fileDurable;
       if (await this.exists(key))
         throw withMarker(Object.assign(new Error(`${key} exists`), { code: 'EEXIST' }));
       await copyFile(marker, path, fsConstants.COPYFILE_EXCL).catch(async (copyError: unknown) => {
@@ -306,14 +316,11 @@ export class FsFileStore implements FileStore {
         if ((copyError as NodeJS.ErrnoException).code !== 'EEXIST') await rm(path, { force: true });
         throw withMarker(copyError);
       });
-      syncFile = this.fsync ? () => fsyncPath(path) : undefined;
+      fileDurable = this.fsync ? fsyncPath(path) : undefined;
+      dirDurable = this.fsync ? this.directories.sync(dir) : undefined;
     }
     try {
-      await Promise.all([
-        syncFile?.(),
-        this.fsync ? this.directories.sync(dir) : undefined,
-        directory.durable,
-      ]);
+      await Promise.all([fileDurable, dirDurable, directory.durable]);
     } catch (error) {
       // Not durable, so never acknowledged: the object goes, the marker with the caller's abort.
       await rm(path, { force: true }).catch(() => undefined);
@@ -456,6 +463,7 @@ class FsObjectWriter implements ObjectWriter {
   private closed = false;
   /** The file's data and size are durable (an fsync succeeded). */
   private synced = false;
+  private syncing: Promise<void> | undefined;
   private fdClosed = false;
   /** The file's calls in the thread pool: the descriptor is closed only after them. */
   private readonly inFlight = new Set<Promise<unknown>>();
@@ -513,11 +521,15 @@ class FsObjectWriter implements ObjectWriter {
     return true;
   }
 
-  private async sync(): Promise<void> {
-    // An empty object has no write to carry its inode to the disk.
-    if (this.writesDurably && this.pendingBytes > 0) await this.flush(0);
-    else await this.track(fsyncAsync(this.fd!));
-    this.synced = true;
+  /** Makes the file durable; asked again (a retry under another key), it answers with the same call. */
+  private sync(): Promise<void> {
+    this.syncing ??= (async () => {
+      // An empty object has no write to carry its inode to the disk.
+      if (this.writesDurably && this.pendingBytes > 0) await this.flush(0);
+      else await this.track(fsyncAsync(this.fd!));
+      this.synced = true;
+    })();
+    return this.syncing;
   }
 
   digest(): string {

@@ -6,6 +6,7 @@ import { mkdir, open, readFile, readdir, rename, rm, writeFile } from 'node:fs/p
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import type { Readable } from 'node:stream';
+import type { DirectorySync } from '../../../src/storage/directory-sync.js';
 import { FsFileStore } from '../../../src/storage/fs-file-store.js';
 
 const base = mkdtempSync(join(tmpdir(), 'fs-file-store-test-'));
@@ -147,13 +148,18 @@ function directorySyncs(store: FsFileStore, held: string[] = [], failOnce: strin
   const requested: string[] = [];
   const waiting: (() => void)[] = [];
   const failing = new Set(failOnce);
-  (store as unknown as { directories: { sync(dir: string): Promise<void> } }).directories = {
-    sync(dir: string): Promise<void> {
-      const name = relative(store.root, dir) || '.';
-      requested.push(name);
-      if (failing.delete(name)) return Promise.reject(new Error(`EIO syncing ${name}`));
-      if (!held.includes(name)) return Promise.resolve();
-      return new Promise((resolve) => waiting.push(resolve));
+  const sync = (dir: string): Promise<void> => {
+    const name = relative(store.root, dir) || '.';
+    requested.push(name);
+    if (failing.delete(name)) return Promise.reject(new Error(`EIO syncing ${name}`));
+    if (!held.includes(name)) return Promise.resolve();
+    return new Promise((resolve) => waiting.push(resolve));
+  };
+  (store as unknown as { directories: Pick<DirectorySync, 'sync' | 'addEntry'> }).directories = {
+    sync,
+    addEntry(dir: string, make: () => void) {
+      make();
+      return Promise.resolve({ durable: sync(dir) });
     },
   };
   return { requested, release: () => waiting.splice(0).forEach((resolve) => resolve()) };
@@ -226,7 +232,7 @@ test('after EEXIST the same writer can commit under another key, with the same b
   assert.deepEqual(await listAll(store), ['k1', 'k2']);
 });
 
-test('with fsync on, an object still in memory at commit is created as its marker and written after its link', async () => {
+test('with fsync on, an object still in memory at commit is created as its marker and written durably', async () => {
   const store = await newStore(true);
   const data = randomBytes(9000);
   const writer = await store.createWriter();
@@ -240,17 +246,15 @@ test('with fsync on, an object still in memory at commit is created as its marke
     })(),
     'EEXIST',
   );
-  // Its link failed before any byte was written: the marker is empty, the key's object untouched.
+  // Its link failed; its bytes went to the marker all the same, and the key's object is untouched.
   const [marker] = await tempFiles(store);
   assert.equal(marker, `files%2F1%2F2%2Ftaken.dcm+${sha256(data).slice(0, 16)}.placing`);
-  assert.equal((await readFile(join(store.root, 'tmp', marker!))).length, 0);
+  assert.deepEqual(await readFile(join(store.root, 'tmp', marker!)), data);
   assert.equal(await readFile(join(store.root, 'files/1/2/taken.dcm'), 'utf8'), 'taken');
-  // Committed under another key, it gets all its bytes; the marker (renamed) is the same file.
+  // Committed under another key: its file was durable before this link, so its marker names no digest.
   assert.deepEqual(await writer.commit('files/1/2/other.dcm'), { key: 'files/1/2/other.dcm', size: 9000 });
   assert.deepEqual(await readFile(join(store.root, 'files/1/2/other.dcm')), data);
-  assert.deepEqual(await tempFiles(store), [
-    `files%2F1%2F2%2Fother.dcm+${sha256(data).slice(0, 16)}.placing`,
-  ]);
+  assert.deepEqual(await tempFiles(store), ['files%2F1%2F2%2Fother.dcm.placing']);
   await writer.confirm();
   assert.deepEqual(await tempFiles(store), []);
 });
