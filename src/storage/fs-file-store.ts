@@ -3,7 +3,7 @@
  * their key, linked into place, and then the file and its new directory entry are fsynced together; a
  * commit returns only once both are durable, so a committed object survives a crash. An object small
  * enough to be still all in memory at its commit is created under its marker's name instead, and its
- * bytes are written with O_DSYNC after the link, alongside the directory's fsync. The marker names a
+ * bytes are written with O_DSYNC while it is linked and its directory fsynced. The marker names a
  * digest of the content, so that recovery can tell an object a crash caught before its bytes were durable
  * (never acknowledged) from a whole one. Only the fsyncs, durable writes and large writes go through
  * libuv's thread pool; the calls that touch the page cache alone (creating, renaming, linking, closing,
@@ -446,9 +446,9 @@ function createFile(path: string, flags = 0): number {
 /**
  * An object's bytes go to a temp file in batches, created at the first batch. An object small enough
  * never to have filled a batch is still all in memory at its commit: it is then created under its
- * marker's name, and once linked into place its bytes are written with O_DSYNC by one call in the thread
- * pool, which makes them durable. That spares the event loop the rename, the inline write and the fsync's
- * hand-off (a hand-off to the pool costs it some 50 µs here, the calls 30-40 µs each).
+ * marker's name, and its bytes are written with O_DSYNC by one call in the thread pool while it is linked
+ * into place, which makes them durable. That spares the event loop the rename, the inline write and the
+ * fsync's hand-off (a hand-off to the pool costs it some 50 µs here, the calls 30-40 µs each).
  */
 class FsObjectWriter implements ObjectWriter {
   private readonly hash = createHash('sha256');
