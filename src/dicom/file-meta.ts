@@ -13,54 +13,87 @@ export interface FileMetaFields {
   sourceAETitle?: string;
 }
 
+/** A group 0002 element to write: its value's bytes, already padded to even length. */
+export interface MetaElement {
+  tag: number;
+  vr: VR;
+  value: Buffer;
+}
+
+const FILE_META_VERSION = Buffer.from([0x00, 0x01]);
+
 /** Preamble, "DICM" and group 0002, Explicit VR Little Endian, ready to be followed by the dataset bytes. */
 export function buildFileMetaHeader(fields: FileMetaFields): Buffer {
-  const elements: Buffer[] = [
-    metaElement(Tag.FileMetaInformationVersion, 'OB', Buffer.from([0x00, 0x01])),
-    metaElement(Tag.MediaStorageSOPClassUID, 'UI', uidBytes(fields.sopClassUid)),
-    metaElement(Tag.MediaStorageSOPInstanceUID, 'UI', uidBytes(fields.sopInstanceUid)),
-    metaElement(Tag.TransferSyntaxUID, 'UI', uidBytes(fields.transferSyntaxUid)),
-    metaElement(Tag.ImplementationClassUID, 'UI', uidBytes(IMPLEMENTATION_CLASS_UID)),
-    metaElement(Tag.ImplementationVersionName, 'SH', textBytes(IMPLEMENTATION_VERSION_NAME)),
+  const elements: MetaElement[] = [
+    { tag: Tag.FileMetaInformationVersion, vr: 'OB', value: FILE_META_VERSION },
+    { tag: Tag.MediaStorageSOPClassUID, vr: 'UI', value: uidBytes(fields.sopClassUid) },
+    { tag: Tag.MediaStorageSOPInstanceUID, vr: 'UI', value: uidBytes(fields.sopInstanceUid) },
+    { tag: Tag.TransferSyntaxUID, vr: 'UI', value: uidBytes(fields.transferSyntaxUid) },
+    { tag: Tag.ImplementationClassUID, vr: 'UI', value: IMPLEMENTATION_CLASS_UID_BYTES },
+    { tag: Tag.ImplementationVersionName, vr: 'SH', value: IMPLEMENTATION_VERSION_NAME_BYTES },
   ];
   if (fields.sourceAETitle) {
-    elements.push(metaElement(Tag.SourceApplicationEntityTitle, 'AE', textBytes(fields.sourceAETitle)));
+    elements.push({
+      tag: Tag.SourceApplicationEntityTitle,
+      vr: 'AE',
+      value: textBytes(fields.sourceAETitle),
+    });
   }
   return part10Header(elements);
 }
 
-/** Preamble, "DICM", File Meta Information Group Length, then the other group 0002 elements as given. */
-export function part10Header(elements: Buffer[]): Buffer {
-  const groupLength = elements.reduce((sum, b) => sum + b.length, 0);
-  const lengthValue = Buffer.alloc(4);
-  lengthValue.writeUInt32LE(groupLength, 0);
-  const prefix = Buffer.alloc(132);
-  prefix.write('DICM', 128, 'latin1');
-  return Buffer.concat([
-    prefix,
-    metaElement(Tag.FileMetaInformationGroupLength, 'UL', lengthValue),
-    ...elements,
-  ]);
+const PREAMBLE_AND_PREFIX = 132;
+const GROUP_LENGTH_ELEMENT = 12;
+
+/**
+ * Preamble, "DICM", File Meta Information Group Length, then the other group 0002 elements as given,
+ * written into one buffer (a C-STORE gets this in front of every dataset).
+ */
+export function part10Header(elements: MetaElement[]): Buffer {
+  let groupLength = 0;
+  for (const element of elements) groupLength += headerLength(element.vr) + element.value.length;
+  // Zero-filled: the preamble is 128 zero bytes.
+  const out = Buffer.alloc(PREAMBLE_AND_PREFIX + GROUP_LENGTH_ELEMENT + groupLength);
+  out.write('DICM', 128, 'latin1');
+  let at = writeHeader(out, PREAMBLE_AND_PREFIX, Tag.FileMetaInformationGroupLength, 'UL', 4);
+  at = out.writeUInt32LE(groupLength, at);
+  for (const { tag, vr, value } of elements) {
+    at = writeHeader(out, at, tag, vr, value.length);
+    at += value.copy(out, at);
+  }
+  return out;
 }
 
-/** One File Meta Information element, Explicit VR Little Endian. */
-export function metaElement(tag: number, vr: VR, value: Buffer): Buffer {
-  const long = hasLongLength(vr);
-  const header = Buffer.alloc(long ? 12 : 8);
-  header.writeUInt16LE(tag >>> 16, 0);
-  header.writeUInt16LE(tag & 0xffff, 2);
-  header.write(vr, 4, 'latin1');
-  if (long) header.writeUInt32LE(value.length, 8);
-  else header.writeUInt16LE(value.length, 6);
-  return Buffer.concat([header, value]);
+function headerLength(vr: VR): number {
+  return hasLongLength(vr) ? 12 : 8;
+}
+
+/** An element's tag, VR and length, Explicit VR Little Endian; returns where its value goes. */
+function writeHeader(out: Buffer, at: number, tag: number, vr: VR, length: number): number {
+  out.writeUInt16LE(tag >>> 16, at);
+  out.writeUInt16LE(tag & 0xffff, at + 2);
+  out[at + 4] = vr.charCodeAt(0);
+  out[at + 5] = vr.charCodeAt(1);
+  if (!hasLongLength(vr)) return out.writeUInt16LE(length, at + 6);
+  // Two reserved zero bytes (the buffer is zero-filled), then a 32-bit length.
+  return out.writeUInt32LE(length, at + 8);
 }
 
 function uidBytes(uid: string): Buffer {
-  const bytes = Buffer.from(uid, 'latin1');
-  return bytes.length % 2 ? Buffer.concat([bytes, Buffer.from([0])]) : bytes;
+  return padded(uid, 0);
 }
 
 function textBytes(text: string): Buffer {
-  const bytes = Buffer.from(text, 'latin1');
-  return bytes.length % 2 ? Buffer.concat([bytes, Buffer.from(' ')]) : bytes;
+  return padded(text, 0x20);
 }
+
+/** The text's bytes, padded to even length with `pad`. */
+function padded(text: string, pad: number): Buffer {
+  const out = Buffer.allocUnsafe(text.length + (text.length % 2));
+  out.write(text, 0, 'latin1');
+  if (text.length % 2) out[text.length] = pad;
+  return out;
+}
+
+const IMPLEMENTATION_CLASS_UID_BYTES = uidBytes(IMPLEMENTATION_CLASS_UID);
+const IMPLEMENTATION_VERSION_NAME_BYTES = textBytes(IMPLEMENTATION_VERSION_NAME);

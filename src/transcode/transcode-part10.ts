@@ -17,7 +17,7 @@ import type { DataSet } from '../dicom/dataset.js';
 import {
   IMPLEMENTATION_CLASS_UID,
   IMPLEMENTATION_VERSION_NAME,
-  metaElement,
+  type MetaElement,
   part10Header,
 } from '../dicom/file-meta.js';
 import { computeFrameLayout } from '../dicom/frame-layout.js';
@@ -214,7 +214,7 @@ const DOUBLE_PIXEL_DATA = 0x7fe00009;
 
 /** File Meta Information (Explicit VR Little Endian) copied from the source, naming the new syntax. */
 function fileMetaFor(meta: DataSet, file: Buffer, transferSyntaxUid: string): Buffer {
-  const parts: Buffer[] = [];
+  const parts: MetaElement[] = [];
   const replaced = new Map<number, Buffer>([
     [Tag.TransferSyntaxUID, textValue(transferSyntaxUid, '\0')],
     [Tag.ImplementationClassUID, textValue(IMPLEMENTATION_CLASS_UID, '\0')],
@@ -233,7 +233,7 @@ function fileMetaFor(meta: DataSet, file: Buffer, transferSyntaxUid: string): Bu
     const value =
       replaced.get(tag) ??
       (element ? valueOf(element, { bytes: file, ts: EXPLICIT_LE_TS }) : Buffer.alloc(0));
-    parts.push(metaElement(tag, vr, value));
+    parts.push({ tag, vr, value });
   }
   return part10Header(parts);
 }
