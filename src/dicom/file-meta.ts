@@ -1,6 +1,6 @@
 /** Writing the Part 10 preamble and File Meta Information (PS3.10 7.1) in front of a received dataset. */
 import { Tag } from './tags.js';
-import { hasLongLength, type VR } from './vr.js';
+import { hasLongLength, paddingByte, type VR } from './vr.js';
 
 /** This implementation's identity in File Meta Information and association negotiation (PS3.7 D.3.3.2). */
 export const IMPLEMENTATION_CLASS_UID = '2.25.231984009240169099665963398135871339473';
@@ -26,9 +26,9 @@ const FILE_META_VERSION = Buffer.from([0x00, 0x01]);
 export function buildFileMetaHeader(fields: FileMetaFields): Buffer {
   const elements: MetaElement[] = [
     { tag: Tag.FileMetaInformationVersion, vr: 'OB', value: FILE_META_VERSION },
-    { tag: Tag.MediaStorageSOPClassUID, vr: 'UI', value: uidBytes(fields.sopClassUid) },
-    { tag: Tag.MediaStorageSOPInstanceUID, vr: 'UI', value: uidBytes(fields.sopInstanceUid) },
-    { tag: Tag.TransferSyntaxUID, vr: 'UI', value: uidBytes(fields.transferSyntaxUid) },
+    { tag: Tag.MediaStorageSOPClassUID, vr: 'UI', value: stringValue(fields.sopClassUid, 'UI') },
+    { tag: Tag.MediaStorageSOPInstanceUID, vr: 'UI', value: stringValue(fields.sopInstanceUid, 'UI') },
+    { tag: Tag.TransferSyntaxUID, vr: 'UI', value: stringValue(fields.transferSyntaxUid, 'UI') },
     { tag: Tag.ImplementationClassUID, vr: 'UI', value: IMPLEMENTATION_CLASS_UID_BYTES },
     { tag: Tag.ImplementationVersionName, vr: 'SH', value: IMPLEMENTATION_VERSION_NAME_BYTES },
   ];
@@ -36,7 +36,7 @@ export function buildFileMetaHeader(fields: FileMetaFields): Buffer {
     elements.push({
       tag: Tag.SourceApplicationEntityTitle,
       vr: 'AE',
-      value: textBytes(fields.sourceAETitle),
+      value: stringValue(fields.sourceAETitle, 'AE'),
     });
   }
   return part10Header(elements);
@@ -79,21 +79,13 @@ function writeHeader(out: Buffer, at: number, tag: number, vr: VR, length: numbe
   return out.writeUInt32LE(length, at + 8);
 }
 
-function uidBytes(uid: string): Buffer {
-  return padded(uid, 0);
-}
-
-function textBytes(text: string): Buffer {
-  return padded(text, 0x20);
-}
-
-/** The text's bytes, padded to even length with `pad`. */
-function padded(text: string, pad: number): Buffer {
+/** A string value (UI, CS, SH, AE ...) as latin1 bytes, padded to even length as its VR wants. */
+export function stringValue(text: string, vr: VR): Buffer {
   const out = Buffer.allocUnsafe(text.length + (text.length % 2));
   out.write(text, 0, 'latin1');
-  if (text.length % 2) out[text.length] = pad;
+  if (text.length % 2) out[text.length] = paddingByte(vr);
   return out;
 }
 
-const IMPLEMENTATION_CLASS_UID_BYTES = uidBytes(IMPLEMENTATION_CLASS_UID);
-const IMPLEMENTATION_VERSION_NAME_BYTES = textBytes(IMPLEMENTATION_VERSION_NAME);
+const IMPLEMENTATION_CLASS_UID_BYTES = stringValue(IMPLEMENTATION_CLASS_UID, 'UI');
+const IMPLEMENTATION_VERSION_NAME_BYTES = stringValue(IMPLEMENTATION_VERSION_NAME, 'SH');

@@ -19,6 +19,7 @@ import {
   IMPLEMENTATION_VERSION_NAME,
   type MetaElement,
   part10Header,
+  stringValue,
 } from '../dicom/file-meta.js';
 import { computeFrameLayout } from '../dicom/frame-layout.js';
 import { Tag } from '../dicom/tags.js';
@@ -43,11 +44,6 @@ function setPatch(patches: Patches, dataset: DataSet, tag: number, patch: Patch)
   let map = patches.get(dataset);
   if (!map) patches.set(dataset, (map = new Map()));
   map.set(tag, patch);
-}
-
-function textValue(text: string, pad = ' '): Buffer {
-  const bytes = Buffer.from(text, 'latin1');
-  return bytes.length % 2 ? Buffer.concat([bytes, Buffer.from(pad, 'latin1')]) : bytes;
 }
 
 function usValue(value: number): Buffer {
@@ -171,7 +167,7 @@ async function transcodePixelData(
     setPatch(patches, dataset, Tag.PhotometricInterpretation, {
       kind: 'value',
       vr: 'CS',
-      value: textValue(outPhotometric),
+      value: stringValue(outPhotometric, 'CS'),
     });
   }
   if (
@@ -216,9 +212,9 @@ const DOUBLE_PIXEL_DATA = 0x7fe00009;
 function fileMetaFor(meta: DataSet, file: Buffer, transferSyntaxUid: string): Buffer {
   const parts: MetaElement[] = [];
   const replaced = new Map<number, Buffer>([
-    [Tag.TransferSyntaxUID, textValue(transferSyntaxUid, '\0')],
-    [Tag.ImplementationClassUID, textValue(IMPLEMENTATION_CLASS_UID, '\0')],
-    [Tag.ImplementationVersionName, textValue(IMPLEMENTATION_VERSION_NAME)],
+    [Tag.TransferSyntaxUID, stringValue(transferSyntaxUid, 'UI')],
+    [Tag.ImplementationClassUID, stringValue(IMPLEMENTATION_CLASS_UID, 'UI')],
+    [Tag.ImplementationVersionName, stringValue(IMPLEMENTATION_VERSION_NAME, 'SH')],
   ]);
   const vrs = new Map<number, VR>([
     [Tag.TransferSyntaxUID, 'UI'],
