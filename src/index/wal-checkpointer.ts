@@ -99,6 +99,8 @@ export class WalCheckpointer {
   durable(now = false): Promise<void> {
     if (this.durableWrites >= this.writes) return Promise.resolve();
     const done = new Promise<void>((resolve) => this.waiters.push({ writes: this.writes, resolve }));
+    // The next periodic checkpoint answers the waiter: the process must not exit before it.
+    this.timer.ref();
     if (now) {
       this.urgent = true;
       this.tick();
@@ -136,6 +138,7 @@ export class WalCheckpointer {
       if (waiter.writes <= this.durableWrites) waiter.resolve();
       else this.waiters.push(waiter);
     }
+    if (this.waiters.length === 0) this.timer.unref();
   }
 
   /** Stops the worker. Call `closed` once the main connection has made every write durable too. */
