@@ -30,22 +30,35 @@ before(async () => {
 });
 after(() => removeDir(dir));
 
-/**
- * Ingests one instance after another, writing on while checkpoints run but never more than AHEAD
- * instances past the last one a finished checkpoint covered, and returns the largest log size seen.
- */
-async function steadyWrites(name: string, restartFrames: number): Promise<number> {
+/** A store, an index checkpointing as given, and ingest over them. */
+async function setup(
+  name: string,
+  walCheckpoint: { intervalMs: number; restartFrames?: number },
+  fsync = true,
+) {
   const root = join(dir, name);
-  const store = new FsFileStore(root, { fsync: false });
+  const store = new FsFileStore(root, { fsync });
   await store.init();
   const indexPath = join(root, 'index.sqlite');
-  const index = new SqliteIndex(indexPath, { walCheckpoint: { intervalMs: 20, restartFrames } });
+  const index = new SqliteIndex(indexPath, { walCheckpoint });
   const ingest = new IngestService(
     store,
     index,
     { overwrite: false, maxInstanceBytes: 1e9, acceptSopClass: isStorageSopClass },
     createLogger('silent'),
   );
+  return { store, index, indexPath, ingest };
+}
+
+const ingestOne = (ingest: IngestService) =>
+  ingest.ingestStream(Readable.from([buildInstance({}).bytes]), { door: 'stow' });
+
+/**
+ * Ingests one instance after another, writing on while checkpoints run but never more than AHEAD
+ * instances past the last one a finished checkpoint covered, and returns the largest log size seen.
+ */
+async function steadyWrites(name: string, restartFrames: number): Promise<number> {
+  const { store, index, indexPath, ingest } = await setup(name, { intervalMs: 20, restartFrames }, false);
   let largest = 0;
   const covered: Promise<void>[] = [];
   try {
@@ -83,21 +96,11 @@ test('the write-ahead log starts over once it is large, while writes go on', asy
 });
 
 test('durable() answers once a sync of the log covers the writes made before it', async () => {
-  const root = join(dir, 'durable');
-  const store = new FsFileStore(root);
-  await store.init();
   // No periodic checkpoint within the test: only durable(true) syncs.
-  const index = new SqliteIndex(join(root, 'index.sqlite'), { walCheckpoint: { intervalMs: 600_000 } });
-  const ingest = new IngestService(
-    store,
-    index,
-    { overwrite: false, maxInstanceBytes: 1e9, acceptSopClass: isStorageSopClass },
-    createLogger('silent'),
-  );
+  const { store, index, ingest } = await setup('durable', { intervalMs: 600_000 });
   try {
     await index.durable();
-    const outcome = await ingest.ingestStream(Readable.from([buildInstance({}).bytes]), { door: 'stow' });
-    assert.ok(outcome.ok);
+    assert.ok((await ingestOne(ingest)).ok);
     let soon = false;
     const waiting = index.durable().then(() => (soon = true));
     await new Promise((resolve) => setTimeout(resolve, 50));
@@ -108,7 +111,7 @@ test('durable() answers once a sync of the log covers the writes made before it'
     await index.durable();
 
     // Waiters still pending when the index closes are answered by the closing checkpoint.
-    assert.ok((await ingest.ingestStream(Readable.from([buildInstance({}).bytes]), { door: 'stow' })).ok);
+    assert.ok((await ingestOne(ingest)).ok);
     let atClose = false;
     const pending = index.durable().then(() => (atClose = true));
     await index.close();
@@ -121,19 +124,10 @@ test('durable() answers once a sync of the log covers the writes made before it'
 });
 
 test('a waiter for the next periodic checkpoint keeps the process alive until it is answered', async () => {
-  const root = join(dir, 'alive');
-  const store = new FsFileStore(root);
-  await store.init();
-  const index = new SqliteIndex(join(root, 'index.sqlite'), { walCheckpoint: { intervalMs: 300 } });
-  const ingest = new IngestService(
-    store,
-    index,
-    { overwrite: false, maxInstanceBytes: 1e9, acceptSopClass: isStorageSopClass },
-    createLogger('silent'),
-  );
+  const { store, index, ingest } = await setup('alive', { intervalMs: 300 });
   try {
     await index.durable(true);
-    assert.ok((await ingest.ingestStream(Readable.from([buildInstance({}).bytes]), { door: 'stow' })).ok);
+    assert.ok((await ingestOne(ingest)).ok);
     // Nothing else holds the event loop here: were the checkpoint's timer not held, the test runner
     // would find the loop empty and cancel this test.
     await index.durable();
