@@ -126,6 +126,9 @@ function store(
     // Who sent it, for the audit trail (the calling AE title is callingAETitle).
     origin: { associationId: connection.associationId, address: connection.remoteAddress },
     log,
+    // storescu and modalities send the next instance only once this one is answered: the audit line
+    // and the counters follow the answer.
+    notifyAfterAnswer: true,
     dataset: {
       sopClassUid: command.affectedSopClassUid ?? '',
       sopInstanceUid: command.affectedSopInstanceUid ?? '',

@@ -44,6 +44,12 @@ export interface BeginOptions {
    * lines about this instance go through it. The service's own logger otherwise.
    */
   log?: Logger;
+  /**
+   * Listeners hear of the outcome at the end of the event loop's turn, once the door has answered,
+   * rather than before the door gets it: for a door whose peer waits for each answer before sending
+   * more (one C-STORE association). They still come before the loop takes in anything new.
+   */
+  notifyAfterAnswer?: boolean;
 }
 
 /** An instance whose bytes are all in, not stored yet. */
@@ -73,6 +79,7 @@ export class IngestService {
     private readonly log: Logger,
   ) {}
 
+  /** Called for every outcome: before the door gets it, or at the end of that turn (notifyAfterAnswer). */
   onStored(listener: IngestListener): void {
     this.listeners.push(listener);
   }
@@ -260,7 +267,9 @@ export class IngestService {
       callingAETitle: options.callingAETitle,
       origin: options.origin,
     };
-    for (const listener of this.listeners) listener(event);
+    // The event loop's check phase, where setImmediate runs, comes before its next poll for input.
+    if (options.notifyAfterAnswer) setImmediate(() => this.notify(event));
+    else this.notify(event);
     const log = options.log ?? this.log;
     if (outcome.ok) {
       log.debug({ door: options.door, ...outcome.instance, status: outcome.status }, 'instance stored');
@@ -276,6 +285,10 @@ export class IngestService {
       );
     }
     return outcome;
+  }
+
+  private notify(event: Parameters<IngestListener>[0]): void {
+    for (const listener of this.listeners) listener(event);
   }
 
   /** Waits for the pending marker removals; after the index has closed, that is all of them. */

@@ -307,9 +307,14 @@ describe('overwrite and index failures', () => {
     const instance = buildInstance({});
     try {
       assert.ok((await s.ingest(instance.bytes, { origin, log })).ok);
+      assert.equal(events.length, 1, 'heard before the door has the outcome');
       const refused = await s.ingest(instance.bytes, { origin, log, expectedStudyInstanceUid: newUid() });
       assert.equal(failureOf(refused).code, 'DATASET_MISMATCH');
-      await s.ingest(instance.bytes);
+      // With notifyAfterAnswer the door has its outcome (and can answer) first, in the same turn.
+      await s.ingest(instance.bytes, { notifyAfterAnswer: true });
+      assert.equal(events.length, 2, 'not heard before the door has the outcome');
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(events.length, 3, 'heard by the end of the turn');
       assert.deepEqual(
         events.map((e) => e.origin),
         [origin, origin, undefined],
