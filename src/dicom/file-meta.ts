@@ -26,18 +26,14 @@ const FILE_META_VERSION = Buffer.from([0x00, 0x01]);
 export function buildFileMetaHeader(fields: FileMetaFields): Buffer {
   const elements: MetaElement[] = [
     { tag: Tag.FileMetaInformationVersion, vr: 'OB', value: FILE_META_VERSION },
-    { tag: Tag.MediaStorageSOPClassUID, vr: 'UI', value: stringValue(fields.sopClassUid, 'UI') },
-    { tag: Tag.MediaStorageSOPInstanceUID, vr: 'UI', value: stringValue(fields.sopInstanceUid, 'UI') },
-    { tag: Tag.TransferSyntaxUID, vr: 'UI', value: stringValue(fields.transferSyntaxUid, 'UI') },
+    stringElement(Tag.MediaStorageSOPClassUID, 'UI', fields.sopClassUid),
+    stringElement(Tag.MediaStorageSOPInstanceUID, 'UI', fields.sopInstanceUid),
+    stringElement(Tag.TransferSyntaxUID, 'UI', fields.transferSyntaxUid),
     { tag: Tag.ImplementationClassUID, vr: 'UI', value: IMPLEMENTATION_CLASS_UID_BYTES },
     { tag: Tag.ImplementationVersionName, vr: 'SH', value: IMPLEMENTATION_VERSION_NAME_BYTES },
   ];
   if (fields.sourceAETitle) {
-    elements.push({
-      tag: Tag.SourceApplicationEntityTitle,
-      vr: 'AE',
-      value: stringValue(fields.sourceAETitle, 'AE'),
-    });
+    elements.push(stringElement(Tag.SourceApplicationEntityTitle, 'AE', fields.sourceAETitle));
   }
   return part10Header(elements);
 }
@@ -77,6 +73,11 @@ function writeHeader(out: Buffer, at: number, tag: number, vr: VR, length: numbe
   if (!hasLongLength(vr)) return out.writeUInt16LE(length, at + 6);
   // Two reserved zero bytes (the buffer is zero-filled), then a 32-bit length.
   return out.writeUInt32LE(length, at + 8);
+}
+
+/** An element with a string value of its VR. */
+export function stringElement(tag: number, vr: VR, text: string): MetaElement {
+  return { tag, vr, value: stringValue(text, vr) };
 }
 
 /** A string value (UI, CS, SH, AE ...) as latin1 bytes, padded to even length as its VR wants. */

@@ -19,6 +19,7 @@ import {
   IMPLEMENTATION_VERSION_NAME,
   type MetaElement,
   part10Header,
+  stringElement,
   stringValue,
 } from '../dicom/file-meta.js';
 import { computeFrameLayout } from '../dicom/frame-layout.js';
@@ -211,23 +212,21 @@ const DOUBLE_PIXEL_DATA = 0x7fe00009;
 /** File Meta Information (Explicit VR Little Endian) copied from the source, naming the new syntax. */
 function fileMetaFor(meta: DataSet, file: Buffer, transferSyntaxUid: string): Buffer {
   const parts: MetaElement[] = [];
-  const replaced = new Map<number, Buffer>([
-    [Tag.TransferSyntaxUID, stringValue(transferSyntaxUid, 'UI')],
-    [Tag.ImplementationClassUID, stringValue(IMPLEMENTATION_CLASS_UID, 'UI')],
-    [Tag.ImplementationVersionName, stringValue(IMPLEMENTATION_VERSION_NAME, 'SH')],
-  ]);
-  const vrs = new Map<number, VR>([
-    [Tag.TransferSyntaxUID, 'UI'],
-    [Tag.ImplementationClassUID, 'UI'],
-    [Tag.ImplementationVersionName, 'SH'],
-  ]);
+  const replaced = new Map<number, MetaElement>(
+    [
+      stringElement(Tag.TransferSyntaxUID, 'UI', transferSyntaxUid),
+      stringElement(Tag.ImplementationClassUID, 'UI', IMPLEMENTATION_CLASS_UID),
+      stringElement(Tag.ImplementationVersionName, 'SH', IMPLEMENTATION_VERSION_NAME),
+    ].map((element) => [element.tag, element]),
+  );
   const tags = new Set<number>([...meta.elements.keys(), ...replaced.keys()]);
   for (const tag of [...tags].sort((a, b) => a - b)) {
     if (tag === Tag.FileMetaInformationGroupLength) continue;
     const element = meta.get(tag);
-    const vr = element?.vr ?? vrs.get(tag)!;
+    const replacement = replaced.get(tag);
+    const vr = element?.vr ?? replacement!.vr;
     const value =
-      replaced.get(tag) ??
+      replacement?.value ??
       (element ? valueOf(element, { bytes: file, ts: EXPLICIT_LE_TS }) : Buffer.alloc(0));
     parts.push({ tag, vr, value });
   }
