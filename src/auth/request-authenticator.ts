@@ -96,6 +96,8 @@ export interface AuthenticatorOptions {
   basicCacheMs?: number;
   /** Most remembered Basic credentials; the oldest is forgotten first. Default 1000. */
   basicCacheSize?: number;
+  /** Checks a Basic password against its hash; verifyPassword unless given (tests count the checks). */
+  verifyPassword?: (password: string, hash: ParsedPasswordHash) => Promise<boolean>;
 }
 
 type BearerError = { error: 'invalid_token' | 'invalid_request'; description: string };
@@ -118,6 +120,7 @@ export class RequestAuthenticator {
   private readonly basicCacheKey = randomBytes(32);
   private readonly basicCacheMs: number;
   private readonly basicCacheSize: number;
+  private readonly verifyPassword: (password: string, hash: ParsedPasswordHash) => Promise<boolean>;
 
   /** Throws an Error naming the config key when a password hash is unusable or an entry is listed twice. */
   constructor(auth: AuthConfig, options: AuthenticatorOptions = {}) {
@@ -135,6 +138,7 @@ export class RequestAuthenticator {
     if (this.oidc) this.jwks = options.jwks ?? createRemoteJWKSet(new URL(this.oidc.jwksUri));
     this.basicCacheMs = options.basicCacheMs ?? 5 * 60_000;
     this.basicCacheSize = options.basicCacheSize ?? 1000;
+    this.verifyPassword = options.verifyPassword ?? verifyPassword;
   }
 
   get acceptsBearer(): boolean {
@@ -308,7 +312,7 @@ export class RequestAuthenticator {
     const known = this.users.get(user);
     const hash = known?.hash ?? this.decoyHash;
     if (!hash) return undefined;
-    const ok = await verifyPassword(password, hash);
+    const ok = await this.verifyPassword(password, hash);
     if (!known || !ok) return undefined;
     return { kind: 'basic', name: known.entry.user, scopes: new Set(known.entry.scopes) };
   }
